@@ -1,0 +1,381 @@
+//! Reads session, event, install, spend and rate files into a project, one transaction
+//! per file: an import lands whole or not at all.
+
+mod mapping;
+mod rows;
+mod source;
+mod timestamp;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use sha2::{Digest, Sha256};
+
+use crate::model::{BuildStats, FileKind, ImportRecord, Rejection};
+use crate::store::{Project, StoreError};
+
+pub use mapping::{Field, Mapping};
+pub use rows::{DurationUnit, Row, RowReader};
+pub use source::{Format, Record, Source, SourceError};
+pub use timestamp::{TimeColumn, TimeFormat};
+
+/// Rejections kept as examples per reason in the report and the import log.
+const EXAMPLES_PER_REASON: usize = 5;
+/// How often (in rows) progress is reported and cancellation checked.
+const PROGRESS_EVERY: u64 = 8192;
+
+/// What to do when a row cannot be read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OnBadRows {
+    /// Refuse the whole file, naming the first bad line.
+    #[default]
+    Abort,
+    /// Import the rest, and count the rejected rows by reason.
+    Skip,
+}
+
+impl OnBadRows {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "abort" => Some(Self::Abort),
+            "skip" => Some(Self::Skip),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Abort => "abort",
+            Self::Skip => "skip",
+        }
+    }
+}
+
+/// How one file is to be read.
+#[derive(Clone, Debug, Default)]
+pub struct ImportOptions {
+    /// `None`: inferred from the columns.
+    pub kind: Option<FileKind>,
+    pub preset: Option<String>,
+    /// Field to column name, overriding what was recognised.
+    pub map: Vec<(Field, String)>,
+    /// Zone of timestamps without an offset; `None` is UTC.
+    pub tz: Option<String>,
+    pub duration_unit: DurationUnit,
+    pub on_bad_rows: OnBadRows,
+}
+
+/// How far an import has come.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub bytes_read: u64,
+    pub bytes_total: u64,
+    pub rows: u64,
+}
+
+/// Why an import did not land. The project is unchanged in every case.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{file}: {source}")]
+    Read {
+        file: String,
+        #[source]
+        source: SourceError,
+    },
+    #[error("{file}: cannot tell which columns to use: no column for {missing}; the file's columns are: {columns}")]
+    Unmappable {
+        file: String,
+        missing: String,
+        columns: String,
+    },
+    #[error("{file}: {message}")]
+    Options { file: String, message: String },
+    #[error("{file}, line {line}: {reason}: {detail} (nothing was imported; use --on-bad-rows skip to import the other rows)")]
+    BadRow {
+        file: String,
+        line: u64,
+        reason: String,
+        detail: String,
+    },
+    #[error("{file}: import cancelled; nothing was imported")]
+    Cancelled { file: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What an import did.
+#[derive(Clone, Debug)]
+pub enum ImportOutcome {
+    Imported {
+        record: ImportRecord,
+        stats: BuildStats,
+    },
+    /// A file with the same SHA-256 was imported before; nothing changed.
+    AlreadyImported(ImportRecord),
+}
+
+/// What a file looks like before anything is written: for the import wizard and
+/// for choosing a mapping.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub columns: Vec<String>,
+    pub format: Format,
+    pub kind: FileKind,
+    pub mapping: Mapping,
+}
+
+/// Opens a file and decides its kind and mapping from the options and its columns.
+pub fn plan(path: &Path, options: &ImportOptions) -> Result<(Plan, Source), ImportError> {
+    let file = display_name(path);
+    let source = Source::open(path).map_err(|source| ImportError::Read {
+        file: file.clone(),
+        source,
+    })?;
+    let columns = source.columns.clone();
+    let mut mapping = Mapping::recognise(&columns);
+    for (field, column) in &options.map {
+        let index = mapping::find_column(&columns, column).ok_or_else(|| ImportError::Options {
+            file: file.clone(),
+            message: format!(
+                "--map {field}={column}: no such column; the file's columns are: {}",
+                columns.join(", ")
+            ),
+        })?;
+        mapping.set(*field, index);
+    }
+
+    let kind = options.kind.or_else(|| mapping.infer_kind());
+    let missing = match kind {
+        Some(kind) => mapping.missing_for(kind),
+        None => vec![Field::UserId, Field::SessionStart],
+    };
+    let Some(kind) = kind.filter(|_| missing.is_empty()) else {
+        return Err(ImportError::Unmappable {
+            file,
+            missing: missing
+                .iter()
+                .map(|f| f.name())
+                .collect::<Vec<_>>()
+                .join(", "),
+            columns: columns.join(", "),
+        });
+    };
+    Ok((
+        Plan {
+            columns,
+            format: source.format,
+            kind,
+            mapping,
+        },
+        source,
+    ))
+}
+
+/// Imports one file into the project. Rows are streamed into one transaction; the derived
+/// users and sessions are rebuilt inside it, so readers see all of the file or none of it.
+pub fn import_file(
+    project: &mut Project,
+    path: &Path,
+    options: &ImportOptions,
+    cancel: &AtomicBool,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<ImportOutcome, ImportError> {
+    let file = display_name(path);
+    let read_error = |source: SourceError| ImportError::Read {
+        file: file.clone(),
+        source,
+    };
+    let tz: chrono_tz::Tz = match &options.tz {
+        Some(name) => name.parse().map_err(|_| ImportError::Options {
+            file: file.clone(),
+            message: format!("unknown time zone {name:?} (use an IANA name such as Europe/Berlin)"),
+        })?,
+        None => chrono_tz::UTC,
+    };
+
+    let (size_bytes, sha256) = fingerprint(path).map_err(|e| read_error(SourceError::Io(e)))?;
+    if let Some(previous) = project.import_with_sha(&sha256)? {
+        log::info!(
+            "{file} was imported before (import {}); nothing to do",
+            previous.id
+        );
+        return Ok(ImportOutcome::AlreadyImported(previous));
+    }
+
+    let (plan, mut source) = plan(path, options)?;
+    let mut record = ImportRecord {
+        file_name: file.clone(),
+        file_path: absolute(path).display().to_string(),
+        size_bytes,
+        sha256,
+        kind: plan.kind.as_str().to_owned(),
+        preset: options.preset.clone(),
+        mapping: plan.mapping.describe(&plan.columns),
+        time_zone: tz.name().to_owned(),
+        duration_unit: plan
+            .mapping
+            .has(Field::Duration)
+            .then(|| options.duration_unit.as_str().to_owned()),
+        on_bad_rows: options.on_bad_rows.as_str().to_owned(),
+        imported_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        ..ImportRecord::default()
+    };
+    log::debug!(
+        "importing {file} as {} with {:?}",
+        record.kind,
+        record.mapping
+    );
+
+    let mut reader = RowReader::new(
+        plan.kind,
+        plan.mapping,
+        plan.columns,
+        tz,
+        options.duration_unit,
+    );
+    let mut writer = project.begin_import(&record)?;
+    let mut rejected: Vec<Rejection> = Vec::new();
+
+    while let Some(next) = source.next_record() {
+        record.rows_read += 1;
+        let row = next.map_err(read_error).map(|read| {
+            read.and_then(|r| reader.read(r.line, &r.fields).map(|row| (r.line, row)))
+        })?;
+        match row {
+            Ok((line, row)) => {
+                write_row(&mut writer, line, &row)?;
+                record.rows_accepted += 1;
+            }
+            Err(rejection) if options.on_bad_rows == OnBadRows::Abort => {
+                return Err(ImportError::BadRow {
+                    file,
+                    line: rejection.line,
+                    reason: rejection.reason,
+                    detail: rejection.detail,
+                });
+            }
+            Err(rejection) => {
+                log::debug!(
+                    "{file}, line {}: {}: {}",
+                    rejection.line,
+                    rejection.reason,
+                    rejection.detail
+                );
+                rejected.push(rejection);
+            }
+        }
+        if record.rows_read % PROGRESS_EVERY == 0 {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(ImportError::Cancelled { file });
+            }
+            progress(Progress {
+                bytes_read: source.bytes_read(),
+                bytes_total: size_bytes,
+                rows: record.rows_read,
+            });
+        }
+    }
+
+    if !rejected.is_empty() {
+        log::warn!(
+            "{file}: skipped {} rows that could not be read",
+            rejected.len()
+        );
+    }
+    summarize_rejections(&mut record, rejected);
+    record.notes = reader
+        .time_formats()
+        .into_iter()
+        .map(|(field, format)| format!("{field} read as {format}"))
+        .collect();
+    if cancel.load(Ordering::Relaxed) {
+        return Err(ImportError::Cancelled { file });
+    }
+    let (id, stats) = writer.finish(&record)?;
+    record.id = id;
+    progress(Progress {
+        bytes_read: size_bytes,
+        bytes_total: size_bytes,
+        rows: record.rows_read,
+    });
+    log::info!(
+        "imported {} rows from {file} ({} rejected); the project has {} users and {} sessions",
+        record.rows_accepted,
+        record.rows_rejected,
+        stats.users,
+        stats.sessions
+    );
+    Ok(ImportOutcome::Imported { record, stats })
+}
+
+fn write_row(
+    writer: &mut crate::store::ImportWriter<'_>,
+    line: u64,
+    row: &Row,
+) -> Result<(), StoreError> {
+    match row {
+        Row::Session(session, attrs) => {
+            writer.session(line, session)?;
+            if let Some(attrs) = attrs {
+                writer.user_row(line, attrs)?;
+            }
+        }
+        Row::Event(event, attrs) => {
+            writer.event(line, event)?;
+            if let Some(attrs) = attrs {
+                writer.user_row(line, attrs)?;
+            }
+        }
+        Row::Install(attrs) => writer.user_row(line, attrs)?,
+        Row::Spend(spend) => writer.spend(line, spend)?,
+        Row::Rate(rate) => writer.rate(line, rate)?,
+    }
+    Ok(())
+}
+
+/// Counts by reason, and the first few examples of each.
+fn summarize_rejections(record: &mut ImportRecord, rejected: Vec<Rejection>) {
+    record.rows_rejected = rejected.len() as u64;
+    let mut by_reason: BTreeMap<String, u64> = BTreeMap::new();
+    for rejection in rejected {
+        let count = by_reason.entry(rejection.reason.clone()).or_default();
+        *count += 1;
+        if *count <= EXAMPLES_PER_REASON as u64 {
+            record.rejected_examples.push(rejection);
+        }
+    }
+    record.rejected_by_reason = by_reason;
+}
+
+/// Size and SHA-256 of a file, streamed.
+fn fingerprint(path: &Path) -> io::Result<(u64, String)> {
+    let mut file = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 16];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buffer)?;
+        if n == 0 {
+            break;
+        }
+        size += n as u64;
+        hasher.update(&buffer[..n]);
+    }
+    let digest = hasher.finalize();
+    let hex = digest.iter().map(|b| format!("{b:02x}")).collect();
+    Ok((size, hex))
+}
+
+fn display_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
+}

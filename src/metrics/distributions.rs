@@ -1,0 +1,151 @@
+//! Fixed-bin distributions (SPEC section 6) and the data-quality report.
+
+use std::collections::{BTreeMap, HashSet};
+
+use crate::model::BuildStats;
+
+use super::{Filter, Prepared};
+
+/// Session length bins in seconds; each bin's upper bound is inclusive.
+pub const SESSION_LENGTH_BINS: [&str; 8] = [
+    "0-10 s",
+    "11-30 s",
+    "31-60 s",
+    "61-180 s",
+    "181-600 s",
+    "601-1800 s",
+    "1801-3600 s",
+    "over 3600 s",
+];
+const SESSION_LENGTH_UPPER_S: [f64; 7] = [10.0, 30.0, 60.0, 180.0, 600.0, 1800.0, 3600.0];
+
+/// Time between sessions bins; each bin's lower bound is inclusive.
+pub const TIME_BETWEEN_BINS: [&str; 7] = [
+    "under 1 h",
+    "1-24 h",
+    "24-48 h",
+    "2-7 days",
+    "7-14 days",
+    "14-30 days",
+    "over 30 days",
+];
+const TIME_BETWEEN_UPPER_H: [f64; 6] = [1.0, 24.0, 48.0, 168.0, 336.0, 720.0];
+
+/// Sessions per user bins (sessions at or after the install, any day).
+pub const SESSIONS_PER_USER_BINS: [&str; 9] = [
+    "0", "1", "2", "3", "4-5", "6-10", "11-20", "21-50", "over 50",
+];
+const SESSIONS_PER_USER_UPPER: [u64; 8] = [0, 1, 2, 3, 5, 10, 20, 50];
+
+/// Counts per labelled bin.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Histogram {
+    pub labels: Vec<&'static str>,
+    pub counts: Vec<u64>,
+}
+
+impl Histogram {
+    fn new(labels: &[&'static str]) -> Self {
+        Self {
+            labels: labels.to_vec(),
+            counts: vec![0; labels.len()],
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+}
+
+/// The three histograms of the Sessions view.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Distributions {
+    pub session_length: Histogram,
+    pub time_between_sessions: Histogram,
+    pub sessions_per_user: Histogram,
+}
+
+pub fn distributions(prepared: &Prepared<'_>, filter: &Filter) -> Distributions {
+    let mut out = Distributions {
+        session_length: Histogram::new(&SESSION_LENGTH_BINS),
+        time_between_sessions: Histogram::new(&TIME_BETWEEN_BINS),
+        sessions_per_user: Histogram::new(&SESSIONS_PER_USER_BINS),
+    };
+    for u in prepared.filtered_users(filter) {
+        let range = prepared.users[u].sessions.clone();
+        let count = range.len() as u64;
+        let bin = SESSIONS_PER_USER_UPPER
+            .iter()
+            .position(|&upper| count <= upper)
+            .unwrap_or(SESSIONS_PER_USER_UPPER.len());
+        out.sessions_per_user.counts[bin] += 1;
+
+        let sessions = &prepared.dataset.sessions[range];
+        for (i, session) in sessions.iter().enumerate() {
+            if let Some(length) = session.length_ms() {
+                #[allow(clippy::cast_precision_loss)]
+                let seconds = length as f64 / 1000.0;
+                let bin = SESSION_LENGTH_UPPER_S
+                    .iter()
+                    .position(|&upper| seconds <= upper)
+                    .unwrap_or(SESSION_LENGTH_UPPER_S.len());
+                out.session_length.counts[bin] += 1;
+            }
+            if let Some(prev) = i.checked_sub(1).map(|p| &sessions[p]) {
+                let gap = (session.start_ms - prev.end_ms.unwrap_or(prev.start_ms)).max(0);
+                #[allow(clippy::cast_precision_loss)]
+                let hours = gap as f64 / 3_600_000.0;
+                let bin = TIME_BETWEEN_UPPER_H
+                    .iter()
+                    .position(|&upper| hours < upper)
+                    .unwrap_or(TIME_BETWEEN_UPPER_H.len());
+                out.time_between_sessions.counts[bin] += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Everything that was not counted as a plain, clean row, with its reason.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct QualityReport {
+    pub rejected_by_reason: BTreeMap<String, u64>,
+    pub build: BuildStats,
+    /// Spend rows whose channel (and campaign, when given) match no user.
+    pub unmatched_spend_rows: u64,
+    pub unmatched_spend_amount: f64,
+    /// Currency -> (rows, amount in that currency) left out for want of a rate.
+    pub currency_left_out: BTreeMap<String, (u64, f64)>,
+}
+
+pub fn quality(prepared: &Prepared<'_>) -> QualityReport {
+    let mut report = QualityReport {
+        rejected_by_reason: prepared.dataset.rejected_by_reason.clone(),
+        build: prepared.dataset.stats.clone(),
+        ..QualityReport::default()
+    };
+    let channels: HashSet<&str> = prepared.users.iter().map(|u| u.channel.as_str()).collect();
+    let pairs: HashSet<(&str, &str)> = prepared
+        .users
+        .iter()
+        .map(|u| (u.channel.as_str(), u.campaign.as_str()))
+        .collect();
+    for (facts, row) in prepared.spend.iter().zip(&prepared.dataset.spend) {
+        let matched = if facts.campaign.is_empty() {
+            channels.contains(facts.channel.as_str())
+        } else {
+            pairs.contains(&(facts.channel.as_str(), facts.campaign.as_str()))
+        };
+        if !matched {
+            report.unmatched_spend_rows += 1;
+            report.unmatched_spend_amount += facts.amount.unwrap_or(0.0);
+        }
+        if facts.amount.is_none() {
+            let currency = row.currency.clone().unwrap_or_default();
+            let entry = report.currency_left_out.entry(currency).or_default();
+            entry.0 += 1;
+            entry.1 += row.amount;
+        }
+    }
+    report
+}

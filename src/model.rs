@@ -1,0 +1,329 @@
+//! Plain data types shared by the importer, the store, the session builder and the metrics.
+//!
+//! Nothing here does I/O. Times are UTC instants in milliseconds since the Unix epoch
+//! (`*_ms`); calendar dates are `NaiveDate`s that only mean something together with the
+//! project's reporting time zone.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+/// Milliseconds in 24 hours: the unit of day N in the `window` convention.
+pub const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// How day N is counted (SPEC section 5).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DayConvention {
+    /// N = floor((session start - install time) / 24 h).
+    #[default]
+    Window,
+    /// N = calendar date of the session minus calendar date of the install.
+    Calendar,
+}
+
+impl DayConvention {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Window => "window",
+            Self::Calendar => "calendar",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "window" => Some(Self::Window),
+            "calendar" => Some(Self::Calendar),
+            _ => None,
+        }
+    }
+}
+
+/// The period that groups installs into cohorts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Grain {
+    #[default]
+    Day,
+    /// ISO week, starting Monday.
+    Week,
+    Month,
+}
+
+impl Grain {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Day => "day",
+            Self::Week => "week",
+            Self::Month => "month",
+        }
+    }
+}
+
+/// Project settings that change how rows become numbers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    /// A gap between two events longer than this starts a new session.
+    pub timeout_minutes: u32,
+    pub day: DayConvention,
+    /// IANA name of the reporting time zone.
+    pub tz: String,
+    /// Set by the user; otherwise the latest timestamp imported is the end of the data.
+    pub data_end_ms: Option<i64>,
+    /// ISO code of the project's currency; spend in other currencies needs a rate.
+    pub currency: String,
+    /// Event names that do not count as activity.
+    pub excluded_events: Vec<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            timeout_minutes: 30,
+            day: DayConvention::Window,
+            tz: "UTC".to_owned(),
+            data_end_ms: None,
+            currency: "USD".to_owned(),
+            excluded_events: Vec::new(),
+        }
+    }
+}
+
+impl Settings {
+    pub fn timeout_ms(&self) -> i64 {
+        i64::from(self.timeout_minutes) * 60_000
+    }
+
+    /// The reporting zone. A name that is not a known IANA zone is refused when it is set,
+    /// so falling back to UTC here only guards against a hand-edited project file.
+    pub fn zone(&self) -> chrono_tz::Tz {
+        self.tz.parse().unwrap_or(chrono_tz::UTC)
+    }
+}
+
+/// The kinds of file the importer reads (SPEC section 3, plus currency rates).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileKind {
+    Sessions,
+    Events,
+    Installs,
+    Spend,
+    Rates,
+}
+
+impl FileKind {
+    pub const ALL: [Self; 5] = [
+        Self::Sessions,
+        Self::Events,
+        Self::Installs,
+        Self::Spend,
+        Self::Rates,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sessions => "sessions",
+            Self::Events => "events",
+            Self::Installs => "installs",
+            Self::Spend => "spend",
+            Self::Rates => "rates",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == text)
+    }
+}
+
+/// Who a user is and where they came from, as read from one row.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Attributes {
+    pub channel: String,
+    pub campaign: String,
+    pub country: String,
+    pub platform: String,
+    pub app_version: String,
+}
+
+impl Attributes {
+    pub fn is_empty(&self) -> bool {
+        self.channel.is_empty()
+            && self.campaign.is_empty()
+            && self.country.is_empty()
+            && self.platform.is_empty()
+            && self.app_version.is_empty()
+    }
+}
+
+/// A row that tells something about a user: an install row, or a session or event row
+/// that carries attributes. `time_ms` is the install time for install rows and the
+/// session start or event time otherwise ("the user's earliest row that has it").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttrRow {
+    pub user: String,
+    pub time_ms: i64,
+    pub is_install: bool,
+    pub attrs: Attributes,
+}
+
+/// A session as given by a session row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRow {
+    pub user: String,
+    pub start_ms: i64,
+    /// `None` when the row gave neither an end nor a duration: length unknown.
+    pub end_ms: Option<i64>,
+}
+
+/// One activity event, to be turned into sessions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventRow {
+    pub user: String,
+    pub time_ms: i64,
+    pub name: Option<String>,
+    pub event_id: Option<String>,
+}
+
+/// One spend row, amount in `currency` (the project's currency when `None`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpendRow {
+    pub date: NaiveDate,
+    pub channel: String,
+    pub campaign: String,
+    pub amount: f64,
+    pub currency: Option<String>,
+    pub impressions: Option<i64>,
+    pub clicks: Option<i64>,
+}
+
+/// How many units of the project's currency one unit of `currency` was worth on `date`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RateRow {
+    pub date: NaiveDate,
+    pub currency: String,
+    pub rate: f64,
+}
+
+/// A user as the metrics see them, after installs were resolved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    pub key: String,
+    pub install_ms: i64,
+    /// No install row: the install time is the first session's start.
+    pub install_inferred: bool,
+    /// Install rows after the first (distinct install times).
+    pub reinstalls: u32,
+    pub attrs: Attributes,
+}
+
+/// Where a built session came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionSource {
+    Row = 0,
+    Events = 1,
+    /// The install, added as the first session by a preset option.
+    Install = 2,
+}
+
+impl SessionSource {
+    pub fn from_code(code: i64) -> Self {
+        match code {
+            1 => Self::Events,
+            2 => Self::Install,
+            _ => Self::Row,
+        }
+    }
+}
+
+/// A session of a user, referencing `Dataset::users` by index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Session {
+    pub user: u32,
+    pub start_ms: i64,
+    pub end_ms: Option<i64>,
+    pub source: SessionSource,
+}
+
+impl Session {
+    pub fn length_ms(&self) -> Option<i64> {
+        self.end_ms.map(|end| end - self.start_ms)
+    }
+}
+
+/// Counts the session builder found while turning rows into users and sessions.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildStats {
+    pub users: u64,
+    pub sessions: u64,
+    pub inferred_installs: u64,
+    pub reinstalls: u64,
+    pub duplicate_events: u64,
+    pub excluded_events: u64,
+    pub sessions_before_install: u64,
+    pub sessions_over_24h: u64,
+    /// Users whose rows gave neither an install nor a session (for example every event
+    /// of theirs is excluded from activity): they are not counted anywhere.
+    pub users_without_activity: u64,
+}
+
+/// One rejected input row: where, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejection {
+    pub line: u64,
+    /// A short category shared by rows rejected for the same reason.
+    pub reason: String,
+    /// The specifics: which column and value.
+    pub detail: String,
+}
+
+/// What the import log remembers of one import.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImportRecord {
+    pub id: i64,
+    pub file_name: String,
+    pub file_path: String,
+    pub size_bytes: u64,
+    pub sha256: String,
+    pub kind: String,
+    pub preset: Option<String>,
+    /// Field name to column name.
+    pub mapping: BTreeMap<String, String>,
+    pub time_zone: String,
+    pub duration_unit: Option<String>,
+    pub on_bad_rows: String,
+    pub rows_read: u64,
+    pub rows_accepted: u64,
+    pub rows_rejected: u64,
+    pub rejected_by_reason: BTreeMap<String, u64>,
+    pub rejected_examples: Vec<Rejection>,
+    pub notes: Vec<String>,
+    /// RFC 3339, UTC.
+    pub imported_at: String,
+}
+
+/// Everything the metrics need, loaded from a project.
+#[derive(Clone, Debug, Default)]
+pub struct Dataset {
+    pub settings: Settings,
+    /// Sorted by key; `Session::user` indexes into this.
+    pub users: Vec<User>,
+    /// Sorted by user, then start, then end, then import order.
+    pub sessions: Vec<Session>,
+    pub spend: Vec<SpendRow>,
+    pub rates: Vec<RateRow>,
+    pub stats: BuildStats,
+    /// The latest timestamp imported: session ends (starts where unknown), event times and
+    /// install times.
+    pub latest_ms: Option<i64>,
+    /// Rows rejected by reason, over every import.
+    pub rejected_by_reason: BTreeMap<String, u64>,
+}
+
+impl Dataset {
+    /// The end of the data: the user's setting, else the latest timestamp imported.
+    pub fn data_end_ms(&self) -> Option<i64> {
+        self.settings.data_end_ms.or(self.latest_ms)
+    }
+}
