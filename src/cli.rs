@@ -230,10 +230,22 @@ fn import_files(
             bail!("{}: no such file", file.display());
         }
     }
+    let created = !project.exists();
     let mut store = Project::open_or_create(project)?;
     let cancel = AtomicBool::new(false);
-    for file in files {
-        match import::import_file(&mut store, file, options, &cancel, &mut |_| {})? {
+    for (i, file) in files.iter().enumerate() {
+        let outcome = match import::import_file(&mut store, file, options, &cancel, &mut |_| {}) {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                if created && i == 0 {
+                    // Nothing landed: leave no empty project behind.
+                    drop(store);
+                    let _ = std::fs::remove_file(project);
+                }
+                return Err(error.into());
+            }
+        };
+        match outcome {
             ImportOutcome::AlreadyImported(previous) => writeln!(
                 out,
                 "{}: already imported on {} as {} (same SHA-256); nothing changed",

@@ -24,6 +24,9 @@ pub use timestamp::{TimeColumn, TimeFormat};
 
 /// Rejections kept as examples per reason in the report and the import log.
 const EXAMPLES_PER_REASON: usize = 5;
+/// What a file needs besides a user id before its kind can be told.
+const TIME_FIELDS: &str =
+    "a time (session_start, event_time or install_time) or spend's date and amount";
 /// How often (in rows) progress is reported and cancellation checked.
 const PROGRESS_EVERY: u64 = 8192;
 
@@ -79,12 +82,8 @@ pub struct Progress {
 /// Why an import did not land. The project is unchanged in every case.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
-    #[error("{file}: {source}")]
-    Read {
-        file: String,
-        #[source]
-        source: SourceError,
-    },
+    #[error("{file}: {cause}")]
+    Read { file: String, cause: SourceError },
     #[error("{file}: cannot tell which columns to use: no column for {missing}; the file's columns are: {columns}")]
     Unmappable {
         file: String,
@@ -99,6 +98,12 @@ pub enum ImportError {
         line: u64,
         reason: String,
         detail: String,
+    },
+    #[error("{file}: none of its {rows} rows could be read{first}; nothing was imported")]
+    NothingReadable {
+        file: String,
+        rows: u64,
+        first: String,
     },
     #[error("{file}: import cancelled; nothing was imported")]
     Cancelled { file: String },
@@ -130,9 +135,9 @@ pub struct Plan {
 /// Opens a file and decides its kind and mapping from the options and its columns.
 pub fn plan(path: &Path, options: &ImportOptions) -> Result<(Plan, Source), ImportError> {
     let file = display_name(path);
-    let source = Source::open(path).map_err(|source| ImportError::Read {
+    let source = Source::open(path).map_err(|cause| ImportError::Read {
         file: file.clone(),
-        source,
+        cause,
     })?;
     let columns = source.columns.clone();
     let mut mapping = Mapping::recognise(&columns);
@@ -148,18 +153,15 @@ pub fn plan(path: &Path, options: &ImportOptions) -> Result<(Plan, Source), Impo
     }
 
     let kind = options.kind.or_else(|| mapping.infer_kind());
-    let missing = match kind {
-        Some(kind) => mapping.missing_for(kind),
-        None => vec![Field::UserId, Field::SessionStart],
+    let missing: Vec<&str> = match kind {
+        Some(kind) => mapping.missing_for(kind).iter().map(|f| f.name()).collect(),
+        None if mapping.has(Field::UserId) => vec![TIME_FIELDS],
+        None => vec![Field::UserId.name(), TIME_FIELDS],
     };
     let Some(kind) = kind.filter(|_| missing.is_empty()) else {
         return Err(ImportError::Unmappable {
             file,
-            missing: missing
-                .iter()
-                .map(|f| f.name())
-                .collect::<Vec<_>>()
-                .join(", "),
+            missing: missing.join(", "),
             columns: columns.join(", "),
         });
     };
@@ -184,9 +186,9 @@ pub fn import_file(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<ImportOutcome, ImportError> {
     let file = display_name(path);
-    let read_error = |source: SourceError| ImportError::Read {
+    let read_error = |cause: SourceError| ImportError::Read {
         file: file.clone(),
-        source,
+        cause,
     };
     let tz: chrono_tz::Tz = match &options.tz {
         Some(name) => name.parse().map_err(|_| ImportError::Options {
@@ -279,6 +281,17 @@ pub fn import_file(
         }
     }
 
+    if record.rows_accepted == 0 {
+        // Landing an empty import would only block a corrected re-import of the file.
+        let first = rejected.first().map_or_else(String::new, |r| {
+            format!(" (line {}: {}: {})", r.line, r.reason, r.detail)
+        });
+        return Err(ImportError::NothingReadable {
+            file,
+            rows: record.rows_read,
+            first,
+        });
+    }
     if !rejected.is_empty() {
         log::warn!(
             "{file}: skipped {} rows that could not be read",

@@ -63,9 +63,10 @@ enum Records {
     Csv {
         reader: csv::Reader<Box<dyn Read + Send>>,
         record: csv::ByteRecord,
-        /// Newlines inside quoted fields so far: the csv crate counts only the lines
-        /// that end records, and users look for the line their editor shows.
-        embedded_newlines: u64,
+        /// Added to the csv crate's line numbers: with CRLF endings it reports a record
+        /// one line early (it stands between the `\r` and the `\n`), and users look
+        /// for the line their editor shows.
+        line_offset: u64,
     },
     Json {
         lines: io::Lines<Box<dyn BufRead + Send>>,
@@ -110,7 +111,7 @@ impl Source {
         };
 
         let (columns, records) = match format {
-            Format::Csv { delimiter } => open_csv(reader, delimiter)?,
+            Format::Csv { delimiter } => open_csv(reader, delimiter, ends_with_crlf(&head))?,
             Format::JsonLines => open_json(reader)?,
         };
         log::debug!(
@@ -139,20 +140,15 @@ impl Source {
             Records::Csv {
                 reader,
                 record,
-                embedded_newlines,
+                line_offset,
             } => match reader.read_byte_record(record) {
                 Ok(false) => None,
                 Ok(true) => {
-                    let line =
-                        record.position().map_or(0, csv::Position::line) + *embedded_newlines;
-                    *embedded_newlines += record
-                        .iter()
-                        .map(|field| field.iter().filter(|&&b| b == b'\n').count() as u64)
-                        .sum::<u64>();
+                    let line = record.position().map_or(0, csv::Position::line) + *line_offset;
                     Some(Ok(csv_fields(record, line, width)))
                 }
                 Err(e) => {
-                    let line = e.position().map_or(0, csv::Position::line) + *embedded_newlines;
+                    let line = e.position().map_or(0, csv::Position::line) + *line_offset;
                     Some(Err(SourceError::Malformed {
                         line,
                         message: e.to_string(),
@@ -217,9 +213,23 @@ fn detect_delimiter(head: &[u8]) -> u8 {
         .map_or(b',', |(d, _)| *d)
 }
 
+/// Whether the header line ends with CRLF (quoted newlines inside it do not count).
+fn ends_with_crlf(head: &[u8]) -> bool {
+    let mut quoted = false;
+    for (i, &b) in head.iter().enumerate() {
+        match b {
+            b'"' => quoted = !quoted,
+            b'\n' if !quoted => return i > 0 && head[i - 1] == b'\r',
+            _ => {}
+        }
+    }
+    false
+}
+
 fn open_csv(
     reader: Box<dyn BufRead + Send>,
     delimiter: u8,
+    crlf: bool,
 ) -> Result<(Vec<String>, Records), SourceError> {
     let boxed: Box<dyn Read + Send> = Box::new(reader);
     let mut csv = csv::ReaderBuilder::new()
@@ -251,10 +261,7 @@ fn open_csv(
         Records::Csv {
             reader: csv,
             record: csv::ByteRecord::new(),
-            embedded_newlines: header
-                .iter()
-                .map(|field| field.iter().filter(|&&b| b == b'\n').count() as u64)
-                .sum(),
+            line_offset: u64::from(crlf),
         },
     ))
 }
@@ -397,6 +404,7 @@ mod tests {
         assert_eq!(source.columns, vec!["user", "note"]);
         let rows = all(&mut source);
         assert_eq!(rows[0].as_ref().unwrap().fields, vec!["u1", "a;b\r\nc"]);
+        assert_eq!(rows[0].as_ref().unwrap().line, 2);
         // The second record starts on line 4: the quoted field spans lines 2 and 3.
         assert_eq!(rows[1].as_ref().unwrap().line, 4);
     }

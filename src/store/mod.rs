@@ -37,11 +37,10 @@ pub enum StoreError {
     },
     #[error("{path}: the project's structure is not what this version expects: {reason}")]
     UnexpectedSchema { path: String, reason: String },
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Sqlite {
         path: String,
-        #[source]
-        source: rusqlite::Error,
+        cause: rusqlite::Error,
     },
     #[error("{path}: {what}")]
     Invalid { path: String, what: String },
@@ -480,9 +479,18 @@ impl ImportWriter<'_> {
 }
 
 fn sqlite(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
-    move |source| StoreError::Sqlite {
-        path: path.display().to_string(),
-        source,
+    move |cause| {
+        if cause.sqlite_error_code() == Some(rusqlite::ErrorCode::NotADatabase) {
+            StoreError::NotAProject {
+                path: path.display().to_string(),
+                reason: "not an SQLite database".to_owned(),
+            }
+        } else {
+            StoreError::Sqlite {
+                path: path.display().to_string(),
+                cause,
+            }
+        }
     }
 }
 
