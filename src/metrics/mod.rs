@@ -5,6 +5,7 @@
 //! the distributions then only aggregate. The command line and the window call the same
 //! functions, so they always agree.
 
+mod campaign_qa;
 mod distributions;
 mod groups;
 mod matrix;
@@ -18,6 +19,7 @@ use chrono_tz::Tz;
 use crate::model::{Dataset, DayConvention, Grain, DAY_MS};
 use crate::time::{local_date, start_of_day_ms};
 
+pub use campaign_qa::{campaign_quality, wilson_interval, CampaignQuality, CampaignQualityTable};
 pub use distributions::{distributions, quality, Distributions, Histogram, QualityReport};
 pub use groups::{report, DayMetrics, GroupBy, GroupMetrics, Report, ReportRequest};
 pub use matrix::{cohort_matrix, CohortRow, Matrix, MatrixCell, MatrixMetric};
@@ -253,6 +255,73 @@ impl<'a> Prepared<'a> {
     }
 }
 
+/// The values the global filters can take, with their display spelling.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Facets {
+    pub first_install: Option<NaiveDate>,
+    pub last_install: Option<NaiveDate>,
+    pub channels: Vec<String>,
+    /// (channel, campaign), both as shown.
+    pub campaigns: Vec<(String, String)>,
+    pub countries: Vec<String>,
+    pub platforms: Vec<String>,
+    pub app_versions: Vec<String>,
+}
+
+impl Prepared<'_> {
+    /// Every value of every filter, sorted by name.
+    pub fn facets(&self) -> Facets {
+        let users = &self.dataset.users;
+        let distinct = |key: fn(&UserFacts) -> &str, raw: fn(&crate::model::Attributes) -> &str| {
+            let names = self.spelling(key, |i| raw(&users[i].attrs).trim().to_owned());
+            let mut values: Vec<String> = names.into_values().filter(|v| !v.is_empty()).collect();
+            values.sort_by_key(|v| v.to_lowercase());
+            values
+        };
+        let channel_names = self.spelling(
+            |f| f.channel.as_str(),
+            |i| {
+                let raw = users[i].attrs.channel.trim();
+                if raw.is_empty() {
+                    ORGANIC.to_owned()
+                } else {
+                    raw.to_owned()
+                }
+            },
+        );
+        let mut channels: Vec<String> = channel_names.values().cloned().collect();
+        channels.sort_by_key(|v| v.to_lowercase());
+
+        let mut pairs: HashMap<(String, String), String> = HashMap::new();
+        for (i, facts) in self.users.iter().enumerate() {
+            pairs
+                .entry((facts.channel.clone(), facts.campaign.clone()))
+                .or_insert_with(|| users[i].attrs.campaign.trim().to_owned());
+        }
+        let mut campaigns: Vec<(String, String)> = pairs
+            .into_iter()
+            .filter(|(_, shown)| !shown.is_empty())
+            .map(|((channel, _), shown)| {
+                (
+                    channel_names.get(&channel).cloned().unwrap_or(channel),
+                    shown,
+                )
+            })
+            .collect();
+        campaigns.sort_by_key(|(c, m)| (c.to_lowercase(), m.to_lowercase()));
+
+        Facets {
+            first_install: self.users.iter().map(|u| u.cohort_date).min(),
+            last_install: self.users.iter().map(|u| u.cohort_date).max(),
+            channels,
+            campaigns,
+            countries: distinct(|f| f.country.as_str(), |a| &a.country),
+            platforms: distinct(|f| f.platform.as_str(), |a| &a.platform),
+            app_versions: distinct(|f| f.app_version.as_str(), |a| &a.app_version),
+        }
+    }
+}
+
 /// Decides, per calendar date, the largest day N that is mature (CLI.md).
 struct Maturity {
     convention: DayConvention,
@@ -305,17 +374,26 @@ pub fn period_label(start: NaiveDate, grain: Grain) -> String {
 
 /// The q-quantile of sorted values with linear interpolation between ranks, so that the
 /// median of an even count is the mean of the two middle values.
+#[allow(clippy::cast_precision_loss)] // lengths in ms stay far below 2^52
 pub fn quantile(sorted: &[i64], q: f64) -> Option<f64> {
-    if sorted.is_empty() {
+    quantile_by(sorted.len(), |i| sorted[i] as f64, q)
+}
+
+/// `quantile` for sorted floating-point values.
+pub fn quantile_f64(sorted: &[f64], q: f64) -> Option<f64> {
+    quantile_by(sorted.len(), |i| sorted[i], q)
+}
+
+fn quantile_by(len: usize, value: impl Fn(usize) -> f64, q: f64) -> Option<f64> {
+    if len == 0 {
         return None;
     }
-    #[allow(clippy::cast_precision_loss)] // lengths far below 2^52
-    let position = q.clamp(0.0, 1.0) * (sorted.len() - 1) as f64;
+    #[allow(clippy::cast_precision_loss)]
+    let position = q.clamp(0.0, 1.0) * (len - 1) as f64;
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // 0 <= position < len
     let below = position.floor() as usize;
-    let above = (below + 1).min(sorted.len() - 1);
-    #[allow(clippy::cast_precision_loss)]
-    let (a, b) = (sorted[below] as f64, sorted[above] as f64);
+    let above = (below + 1).min(len - 1);
+    let (a, b) = (value(below), value(above));
     Some(a + (b - a) * (position - position.floor()))
 }
 
