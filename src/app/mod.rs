@@ -1,5 +1,8 @@
 //! The window: wires the project, the background workers and the views together.
 
+pub mod jobs;
+pub mod worker;
+
 use std::path::PathBuf;
 
 use anyhow::Result;
