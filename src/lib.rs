@@ -14,3 +14,4 @@ pub mod model;
 pub mod sessions;
 pub mod store;
 pub mod time;
+pub mod ui;

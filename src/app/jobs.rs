@@ -22,7 +22,7 @@ pub enum JobEvent {
     /// The import of one file ended (well or not); the next file may follow.
     Imported {
         file: PathBuf,
-        result: Result<ImportOutcome, String>,
+        result: Result<Box<ImportOutcome>, String>,
     },
     Previewed(Result<Box<Preview>, String>),
     SettingsSaved(Result<(), String>),
@@ -118,7 +118,7 @@ pub fn import_files(
                     changed |= matches!(result, Ok(ImportOutcome::Imported { .. }));
                     send(JobEvent::Imported {
                         file,
-                        result: result.map_err(|e| e.to_string()),
+                        result: result.map(Box::new).map_err(|e| e.to_string()),
                     });
                 }
             }
@@ -218,15 +218,61 @@ pub fn write_demo(path: PathBuf, wake: impl Fn() + Send + 'static) -> std::io::R
     })
 }
 
-/// Writes bytes to a file chosen by the user (table CSVs, plot PNGs).
+/// Creates an empty project.
+pub fn create_project(path: PathBuf, wake: impl Fn() + Send + 'static) -> std::io::Result<Job> {
+    Job::spawn(
+        "Creating the project",
+        "create-project",
+        wake,
+        move |send, _| {
+            let result = Project::create(&path)
+                .map(|_| path.clone())
+                .map_err(|e| e.to_string());
+            let changed = result.is_ok();
+            // Reported like the demo: a new project to open.
+            send(JobEvent::DemoWritten(result));
+            send(JobEvent::Finished { changed });
+        },
+    )
+}
+
+/// What an export writes.
+pub enum Payload {
+    Bytes(Vec<u8>),
+    /// Encoded as PNG on the job's thread.
+    Png(Arc<egui::ColorImage>),
+}
+
+fn encode_png(image: &egui::ColorImage) -> Result<Vec<u8>, String> {
+    let [width, height] = image.size;
+    let rgba: Vec<u8> = image.pixels.iter().flat_map(|p| p.to_array()).collect();
+    let buffer = image::RgbaImage::from_raw(
+        u32::try_from(width).map_err(|e| e.to_string())?,
+        u32::try_from(height).map_err(|e| e.to_string())?,
+        rgba,
+    )
+    .ok_or_else(|| "the screenshot has an unexpected size".to_owned())?;
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    buffer
+        .write_to(&mut bytes, image::ImageFormat::Png)
+        .map_err(|e| e.to_string())?;
+    Ok(bytes.into_inner())
+}
+
+/// Writes a table's CSV or a plot's PNG to a file chosen by the user.
 pub fn export(
     path: PathBuf,
-    bytes: Vec<u8>,
+    payload: Payload,
     wake: impl Fn() + Send + 'static,
 ) -> std::io::Result<Job> {
     let label = format!("Saving {}", file_name(&path));
     Job::spawn(&label, "export", wake, move |send, _| {
-        let result = std::fs::write(&path, bytes)
+        let bytes = match payload {
+            Payload::Bytes(bytes) => Ok(bytes),
+            Payload::Png(image) => encode_png(&image),
+        };
+        let result = bytes
+            .and_then(|bytes| std::fs::write(&path, bytes).map_err(|e| e.to_string()))
             .map(|()| path.clone())
             .map_err(|e| format!("{}: {e}", path.display()));
         send(JobEvent::Exported(result));

@@ -237,6 +237,10 @@ impl Mapping {
         self.columns.insert(field, column);
     }
 
+    pub fn remove(&mut self, field: Field) {
+        self.columns.remove(&field);
+    }
+
     /// Field name to column name, for the import log.
     pub fn describe(&self, columns: &[String]) -> BTreeMap<String, String> {
         self.columns
@@ -299,6 +303,55 @@ pub fn required(kind: FileKind) -> &'static [Field] {
         FileKind::Events => &[Field::UserId, Field::EventTime],
         FileKind::Installs => &[Field::UserId, Field::InstallTime],
         FileKind::Spend => &[Field::Date, Field::Amount],
+        FileKind::Rates => &[Field::Date, Field::Currency, Field::Rate],
+    }
+}
+
+/// Every field a kind of file can use, required ones first.
+pub fn fields_for(kind: FileKind) -> &'static [Field] {
+    match kind {
+        FileKind::Sessions => &[
+            Field::UserId,
+            Field::SessionStart,
+            Field::SessionEnd,
+            Field::Duration,
+            Field::InstallTime,
+            Field::Channel,
+            Field::Campaign,
+            Field::Country,
+            Field::Platform,
+            Field::AppVersion,
+        ],
+        FileKind::Events => &[
+            Field::UserId,
+            Field::EventTime,
+            Field::EventName,
+            Field::EventId,
+            Field::InstallTime,
+            Field::Channel,
+            Field::Campaign,
+            Field::Country,
+            Field::Platform,
+            Field::AppVersion,
+        ],
+        FileKind::Installs => &[
+            Field::UserId,
+            Field::InstallTime,
+            Field::Channel,
+            Field::Campaign,
+            Field::Country,
+            Field::Platform,
+            Field::AppVersion,
+        ],
+        FileKind::Spend => &[
+            Field::Date,
+            Field::Amount,
+            Field::Channel,
+            Field::Campaign,
+            Field::Currency,
+            Field::Impressions,
+            Field::Clicks,
+        ],
         FileKind::Rates => &[Field::Date, Field::Currency, Field::Rate],
     }
 }

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use crate::model::{BuildStats, FileKind, ImportRecord, Rejection};
 use crate::store::{Project, StoreError};
 
-pub use mapping::{Field, Mapping};
+pub use mapping::{fields_for as mapping_fields, required as required_fields, Field, Mapping};
 pub use rows::{DurationUnit, Row, RowReader};
 pub use source::{Format, Record, Source, SourceError};
 pub use timestamp::{TimeColumn, TimeFormat};
@@ -58,12 +58,12 @@ impl OnBadRows {
 }
 
 /// How one file is to be read.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ImportOptions {
     /// `None`: inferred from the columns.
     pub kind: Option<FileKind>,
     pub preset: Option<String>,
-    /// Field to column name, overriding what was recognised.
+    /// Field to column name, overriding what was recognised; an empty name unmaps.
     pub map: Vec<(Field, String)>,
     /// Zone of timestamps without an offset; `None` is UTC.
     pub tz: Option<String>,
@@ -142,6 +142,10 @@ pub fn plan(path: &Path, options: &ImportOptions) -> Result<(Plan, Source), Impo
     let columns = source.columns.clone();
     let mut mapping = Mapping::recognise(&columns);
     for (field, column) in &options.map {
+        if column.trim().is_empty() {
+            mapping.remove(*field);
+            continue;
+        }
         let index = mapping::find_column(&columns, column).ok_or_else(|| ImportError::Options {
             file: file.clone(),
             message: format!(

@@ -8,7 +8,7 @@ use crate::model::{Attributes, Grain, Session};
 use super::{period_label, period_start, quantile, ratio, Filter, Prepared, UserFacts};
 
 /// What the users are grouped by.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum GroupBy {
     #[default]
     None,

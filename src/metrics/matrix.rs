@@ -11,7 +11,9 @@ use super::groups::{compute, DayMetrics};
 use super::{period_label, period_start, Filter, Prepared};
 
 /// The value shown in each cell.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum MatrixMetric {
     #[default]
     Retention,
