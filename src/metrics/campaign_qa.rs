@@ -72,21 +72,8 @@ pub fn campaign_quality(
             .or_default()
             .push(u);
     }
-    let channel_names = prepared.spelling(
-        |f| f.channel.as_str(),
-        |i| {
-            let raw = prepared.dataset.users[i].attrs.channel.trim();
-            if raw.is_empty() {
-                super::ORGANIC.to_owned()
-            } else {
-                raw.to_owned()
-            }
-        },
-    );
-    let campaign_names = prepared.spelling(
-        |f| f.campaign.as_str(),
-        |i| prepared.dataset.users[i].attrs.campaign.trim().to_owned(),
-    );
+    let channel_names = prepared.channel_spelling();
+    let campaign_names = prepared.campaign_spelling();
 
     let mut rows: Vec<CampaignQuality> = by_campaign
         .into_iter()
@@ -109,8 +96,11 @@ pub fn campaign_quality(
             #[allow(clippy::cast_precision_loss)]
             let (d1, d7) = (group.day(1), group.day(7));
             CampaignQuality {
+                campaign: campaign_names
+                    .get(&(channel.clone(), campaign.clone()))
+                    .cloned()
+                    .unwrap_or(campaign),
                 channel: channel_names.get(&channel).cloned().unwrap_or(channel),
-                campaign: campaign_names.get(&campaign).cloned().unwrap_or(campaign),
                 installs: group.installs,
                 #[allow(clippy::cast_precision_loss)]
                 one_session_share: ratio(one_session as f64, group.installs),

@@ -117,7 +117,7 @@ pub fn report(prepared: &Prepared<'_>, request: &ReportRequest) -> Report {
     let spend = prepared.filtered_spend(&request.filter);
     let names = |attr: Attr| {
         prepared.spelling(
-            |f: &UserFacts| attr.key(f),
+            |f: &UserFacts| attr.key(f).to_owned(),
             |i| attr.shown(&prepared.dataset.users[i].attrs),
         )
     };
@@ -200,7 +200,7 @@ pub fn report(prepared: &Prepared<'_>, request: &ReportRequest) -> Report {
                     .or_default()
                     .push(u);
             }
-            let campaign_names = names(Attr::Campaign);
+            let campaign_names = prepared.campaign_spelling();
             by_key
                 .into_iter()
                 .map(|((channel, campaign), members)| {
@@ -213,8 +213,11 @@ pub fn report(prepared: &Prepared<'_>, request: &ReportRequest) -> Report {
                             })
                             .collect::<Vec<_>>()
                     });
+                    let campaign_name = campaign_names
+                        .get(&(channel.clone(), campaign.clone()))
+                        .cloned()
+                        .unwrap_or(campaign);
                     let channel_name = channel_names.get(&channel).cloned().unwrap_or(channel);
-                    let campaign_name = campaign_names.get(&campaign).cloned().unwrap_or(campaign);
                     let mut g = compute(
                         prepared,
                         campaign_name.clone(),
@@ -267,7 +270,6 @@ pub fn report(prepared: &Prepared<'_>, request: &ReportRequest) -> Report {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Attr {
     Channel,
-    Campaign,
     Country,
     Platform,
     AppVersion,
@@ -278,7 +280,6 @@ impl Attr {
     fn key(self, facts: &UserFacts) -> &str {
         match self {
             Self::Channel => &facts.channel,
-            Self::Campaign => &facts.campaign,
             Self::Country => &facts.country,
             Self::Platform => &facts.platform,
             Self::AppVersion => &facts.app_version,
@@ -289,7 +290,6 @@ impl Attr {
     fn shown(self, attrs: &Attributes) -> String {
         let raw = match self {
             Self::Channel => &attrs.channel,
-            Self::Campaign => &attrs.campaign,
             Self::Country => &attrs.country,
             Self::Platform => &attrs.platform,
             Self::AppVersion => &attrs.app_version,

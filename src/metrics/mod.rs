@@ -238,20 +238,43 @@ impl<'a> Prepared<'a> {
     }
 
     /// The display spelling of each key: the spelling on the earliest install.
-    fn spelling(
+    fn spelling<K: std::hash::Hash + Eq>(
         &self,
-        key_of: impl Fn(&UserFacts) -> &str,
+        key_of: impl Fn(&UserFacts) -> K,
         raw_of: impl Fn(usize) -> String,
-    ) -> HashMap<String, String> {
+    ) -> HashMap<K, String> {
         let mut order: Vec<usize> = (0..self.users.len()).collect();
         order.sort_by_key(|&i| (self.dataset.users[i].install_ms, i));
         let mut names = HashMap::new();
         for i in order {
             names
-                .entry(key_of(&self.users[i]).to_owned())
+                .entry(key_of(&self.users[i]))
                 .or_insert_with(|| raw_of(i));
         }
         names
+    }
+
+    /// The spelling of each channel key on its earliest install (`organic` for none).
+    fn channel_spelling(&self) -> HashMap<String, String> {
+        self.spelling(
+            |f| f.channel.clone(),
+            |i| {
+                let raw = self.dataset.users[i].attrs.channel.trim();
+                if raw.is_empty() {
+                    ORGANIC.to_owned()
+                } else {
+                    raw.to_owned()
+                }
+            },
+        )
+    }
+
+    /// The spelling of each (channel, campaign) pair on its earliest install.
+    fn campaign_spelling(&self) -> HashMap<(String, String), String> {
+        self.spelling(
+            |f| (f.channel.clone(), f.campaign.clone()),
+            |i| self.dataset.users[i].attrs.campaign.trim().to_owned(),
+        )
     }
 }
 
@@ -273,31 +296,19 @@ impl Prepared<'_> {
     pub fn facets(&self) -> Facets {
         let users = &self.dataset.users;
         let distinct = |key: fn(&UserFacts) -> &str, raw: fn(&crate::model::Attributes) -> &str| {
-            let names = self.spelling(key, |i| raw(&users[i].attrs).trim().to_owned());
+            let names = self.spelling(
+                |f| key(f).to_owned(),
+                |i| raw(&users[i].attrs).trim().to_owned(),
+            );
             let mut values: Vec<String> = names.into_values().filter(|v| !v.is_empty()).collect();
             values.sort_by_key(|v| v.to_lowercase());
             values
         };
-        let channel_names = self.spelling(
-            |f| f.channel.as_str(),
-            |i| {
-                let raw = users[i].attrs.channel.trim();
-                if raw.is_empty() {
-                    ORGANIC.to_owned()
-                } else {
-                    raw.to_owned()
-                }
-            },
-        );
+        let channel_names = self.channel_spelling();
         let mut channels: Vec<String> = channel_names.values().cloned().collect();
         channels.sort_by_key(|v| v.to_lowercase());
 
-        let mut pairs: HashMap<(String, String), String> = HashMap::new();
-        for (i, facts) in self.users.iter().enumerate() {
-            pairs
-                .entry((facts.channel.clone(), facts.campaign.clone()))
-                .or_insert_with(|| users[i].attrs.campaign.trim().to_owned());
-        }
+        let pairs = self.campaign_spelling();
         let mut campaigns: Vec<(String, String)> = pairs
             .into_iter()
             .filter(|(_, shown)| !shown.is_empty())
