@@ -124,6 +124,35 @@ pub struct CohortApp {
     /// Filled by the screenshot callback, on the render thread.
     screenshot: Arc<Mutex<Option<Arc<egui::ColorImage>>>>,
     notice: Option<Notice>,
+    path_prompt: Option<PathPrompt>,
+}
+
+/// Asks for a path in the window when the desktop has no file dialog.
+struct PathPrompt {
+    purpose: PickPurpose,
+    text: String,
+}
+
+impl PathPrompt {
+    fn new(purpose: PickPurpose) -> Self {
+        let text = match &purpose {
+            PickPurpose::SaveCsv(name) => format!("{name}.csv"),
+            PickPurpose::SavePng(name) => format!("{name}.png"),
+            PickPurpose::NewProject => "project.cohort".to_owned(),
+            PickPurpose::OpenProject | PickPurpose::ImportFiles => String::new(),
+        };
+        Self { purpose, text }
+    }
+
+    /// One path per line (several only for imports).
+    fn paths(&self) -> Vec<PathBuf> {
+        self.text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(PathBuf::from)
+            .collect()
+    }
 }
 
 impl CohortApp {
@@ -166,6 +195,7 @@ impl CohortApp {
             capture: None,
             screenshot: Arc::new(Mutex::new(None)),
             notice: None,
+            path_prompt: None,
         };
         app.open_initial_project(ctx);
         app
@@ -332,12 +362,20 @@ impl CohortApp {
         }
 
         if let Some(answer) = self.pick.as_ref().and_then(PendingPick::poll) {
+            let never_showed = self.pick.as_ref().is_some_and(PendingPick::never_showed);
             let purpose = self.pick.take().map(|p| p.purpose);
-            if let (Some(purpose), Some(paths)) = (purpose, answer) {
-                self.on_picked(ctx, &purpose, paths);
-            } else {
-                self.csv_to_save = None;
-                self.capture = None;
+            match (purpose, answer) {
+                (Some(purpose), Some(paths)) => self.on_picked(ctx, &purpose, paths),
+                // Without a desktop portal the native dialog returns at once: ask in the
+                // window instead of leaving the user with a click that did nothing.
+                (Some(purpose), None) if never_showed => {
+                    log::info!("no native file dialog available; asking for a path in the window");
+                    self.path_prompt = Some(PathPrompt::new(purpose));
+                }
+                _ => {
+                    self.csv_to_save = None;
+                    self.capture = None;
+                }
             }
         }
     }
@@ -466,7 +504,11 @@ impl CohortApp {
             self.tell("Open or create a project before importing".to_owned(), true);
             return;
         }
-        let files: Vec<PathBuf> = files.into_iter().filter(|f| f.is_file()).collect();
+        let (files, missing): (Vec<PathBuf>, Vec<PathBuf>) =
+            files.into_iter().partition(|f| f.is_file());
+        if let Some(first) = missing.first() {
+            self.tell(format!("No such file: {}", first.display()), true);
+        }
         if files.is_empty() {
             return;
         }
@@ -725,7 +767,7 @@ impl CohortApp {
 
     fn header_ui(&mut self, ui: &mut Ui) {
         let Some(summary) = &self.summary else {
-            ui.label("No project open. Project ▸ New or Open (Ctrl+O).");
+            ui.label("No project open. Project > New or Open (Ctrl+O).");
             return;
         };
         ui.horizontal_wrapped(|ui| {
@@ -846,7 +888,64 @@ impl CohortApp {
         }
     }
 
+    fn path_prompt_ui(&mut self, ctx: &Context) {
+        let Some(prompt) = &mut self.path_prompt else {
+            return;
+        };
+        let title = match prompt.purpose {
+            PickPurpose::OpenProject => "Open a project",
+            PickPurpose::NewProject => "New project",
+            PickPurpose::ImportFiles => "Import files",
+            PickPurpose::SaveCsv(_) => "Export table",
+            PickPurpose::SavePng(_) => "Save plot",
+        };
+        let mut chosen = None;
+        let mut close = false;
+        egui::Window::new(title)
+            .collapsible(false)
+            .resizable(false)
+            .show(ctx, |ui| {
+                ui.label("No file dialog is available on this desktop. Type the path:");
+                let multi = prompt.purpose == PickPurpose::ImportFiles;
+                let label = ui.weak(if multi {
+                    "one file per line"
+                } else {
+                    "full path of the file"
+                });
+                let edit = if multi {
+                    egui::TextEdit::multiline(&mut prompt.text).desired_rows(3)
+                } else {
+                    egui::TextEdit::singleline(&mut prompt.text)
+                };
+                ui.add(
+                    edit.desired_width(480.0)
+                        .hint_text("/home/me/exports/sessions.csv"),
+                )
+                .labelled_by(label.id);
+                ui.horizontal(|ui| {
+                    if ui.button("OK").clicked() {
+                        chosen = Some(prompt.paths());
+                    }
+                    if ui.button("Cancel").clicked() {
+                        close = true;
+                    }
+                });
+            });
+        if let Some(paths) = chosen {
+            let purpose = prompt.purpose.clone();
+            self.path_prompt = None;
+            if !paths.is_empty() {
+                self.on_picked(ctx, &purpose, paths);
+            }
+        } else if close {
+            self.path_prompt = None;
+            self.csv_to_save = None;
+            self.capture = None;
+        }
+    }
+
     fn windows(&mut self, ctx: &Context) {
+        self.path_prompt_ui(ctx);
         if let Some(wizard) = &mut self.wizard {
             let mut outcome = ui::import_wizard::WizardOutcome::Open;
             egui::Window::new("Import")

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
 use std::thread;
+use std::time::{Duration, Instant};
 
 /// What a dialog is for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,7 +70,11 @@ impl FilePicker for NativePicker {
 pub struct PendingPick {
     pub purpose: PickPurpose,
     answer: Receiver<Option<Vec<PathBuf>>>,
+    started: Instant,
 }
+
+/// A dialog dismissed sooner than this never showed: there is no desktop portal.
+const NO_DIALOG_WITHIN: Duration = Duration::from_millis(400);
 
 impl PendingPick {
     /// Opens the dialog on its own thread.
@@ -88,7 +93,11 @@ impl PendingPick {
                 wake();
             });
         match spawned {
-            Ok(_) => Some(Self { purpose, answer }),
+            Ok(_) => Some(Self {
+                purpose,
+                answer,
+                started: Instant::now(),
+            }),
             Err(error) => {
                 log::error!("cannot open a file dialog: {error}");
                 None
@@ -99,5 +108,10 @@ impl PendingPick {
     /// The answer once the dialog closed: `Some(None)` when dismissed.
     pub fn poll(&self) -> Option<Option<Vec<PathBuf>>> {
         self.answer.try_recv().ok()
+    }
+
+    /// Whether a dismissal came too fast for any dialog to have been shown.
+    pub fn never_showed(&self) -> bool {
+        self.started.elapsed() < NO_DIALOG_WITHIN
     }
 }

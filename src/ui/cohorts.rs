@@ -147,7 +147,10 @@ pub fn cohorts_ui(
                     body.row(22.0, |mut row| {
                         row.col(|ui| {
                             let mut checked = state.selected.contains(&cohort.label);
-                            if ui.checkbox(&mut checked, "").on_hover_text("Draw this cohort's curve").changed() {
+                            if super::row_checkbox_ui(ui, &mut checked, &cohort.label)
+                                .on_hover_text("Draw this cohort's curve")
+                                .changed()
+                            {
                                 if checked {
                                     state.selected.insert(cohort.label.clone());
                                 } else {

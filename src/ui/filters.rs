@@ -46,10 +46,22 @@ fn parse_date(text: &str) -> Option<NaiveDate> {
 pub fn filter_bar_ui(ui: &mut Ui, state: &mut FilterState, facets: &Facets) -> bool {
     let before = state.clone();
     ui.horizontal_wrapped(|ui| {
-        ui.label("Installed from");
-        date_edit_ui(ui, &mut state.from, facets.first_install, "filter-from");
-        ui.label("to");
-        date_edit_ui(ui, &mut state.to, facets.last_install, "filter-to");
+        let label = ui.label("Installed from");
+        date_edit_ui(
+            ui,
+            &mut state.from,
+            facets.first_install,
+            "filter-from",
+            label.id,
+        );
+        let label = ui.label("to");
+        date_edit_ui(
+            ui,
+            &mut state.to,
+            facets.last_install,
+            "filter-to",
+            label.id,
+        );
         ui.separator();
 
         choice_ui(ui, "Channel", &mut state.channel, &facets.channels);
@@ -88,7 +100,13 @@ pub fn filter_bar_ui(ui: &mut Ui, state: &mut FilterState, facets: &Facets) -> b
     *state != before
 }
 
-fn date_edit_ui(ui: &mut Ui, text: &mut String, hint: Option<NaiveDate>, id: &str) {
+fn date_edit_ui(
+    ui: &mut Ui,
+    text: &mut String,
+    hint: Option<NaiveDate>,
+    id: &str,
+    label: egui::Id,
+) {
     let valid = text.trim().is_empty() || parse_date(text).is_some();
     let hint = hint.map_or_else(|| "YYYY-MM-DD".to_owned(), |d| d.to_string());
     let mut edit = egui::TextEdit::singleline(text)
@@ -98,7 +116,7 @@ fn date_edit_ui(ui: &mut Ui, text: &mut String, hint: Option<NaiveDate>, id: &st
     if !valid {
         edit = edit.text_color(Color32::from_rgb(220, 50, 50));
     }
-    ui.add(edit).on_hover_text(if valid {
+    ui.add(edit).labelled_by(label).on_hover_text(if valid {
         "Install date (YYYY-MM-DD); empty for no limit"
     } else {
         "Not a date: write YYYY-MM-DD"
@@ -107,8 +125,8 @@ fn date_edit_ui(ui: &mut Ui, text: &mut String, hint: Option<NaiveDate>, id: &st
 
 fn choice_ui(ui: &mut Ui, label: &str, value: &mut Option<String>, options: &[String]) {
     let shown = value.clone().unwrap_or_else(|| "All".to_owned());
-    ui.label(label);
-    ComboBox::from_id_salt(("filter", label))
+    let label_id = ui.label(label).id;
+    let combo = ComboBox::from_id_salt(("filter", label))
         .selected_text(shown)
         .width(120.0)
         .show_ui(ui, |ui| {
@@ -117,4 +135,5 @@ fn choice_ui(ui: &mut Ui, label: &str, value: &mut Option<String>, options: &[St
                 ui.selectable_value(value, Some(option.clone()), option);
             }
         });
+    let _ = combo.response.labelled_by(label_id);
 }

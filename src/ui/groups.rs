@@ -183,7 +183,7 @@ pub fn groups_ui(
                 body.row(22.0, |mut row| {
                     row.col(|ui| {
                         let mut checked = state.selected.contains(&group_key);
-                        if ui.checkbox(&mut checked, "").changed() {
+                        if super::row_checkbox_ui(ui, &mut checked, &group_key).changed() {
                             if checked {
                                 state.selected.insert(group_key.clone());
                             } else {
@@ -341,8 +341,8 @@ pub fn groups_ui(
 fn sort_title(title: &str, sort: SortKey, state: &GroupsState) -> RichText {
     let arrow = match (state.sort == sort, state.ascending) {
         (false, _) => "",
-        (true, true) => " ↑",
-        (true, false) => " ↓",
+        (true, true) => " (asc)",
+        (true, false) => " (desc)",
     };
     RichText::new(format!("{title}{arrow}")).strong()
 }

@@ -98,7 +98,7 @@ pub fn wizard_ui(ui: &mut Ui, wizard: &mut ImportWizard) -> WizardOutcome {
                 });
             ui.end_row();
 
-            ui.label("Times without an offset are in");
+            let tz_label = ui.label("Times without an offset are in");
             let valid_tz = wizard.tz_text.trim().parse::<chrono_tz::Tz>().is_ok();
             let mut edit = egui::TextEdit::singleline(&mut wizard.tz_text).desired_width(160.0);
             if !valid_tz {
@@ -106,6 +106,7 @@ pub fn wizard_ui(ui: &mut Ui, wizard: &mut ImportWizard) -> WizardOutcome {
             }
             if ui
                 .add(edit)
+                .labelled_by(tz_label.id)
                 .on_hover_text("An IANA zone such as UTC or Europe/Berlin")
                 .changed()
                 && valid_tz

@@ -199,6 +199,21 @@ pub fn heat_text_color(share: f64, dark: bool) -> Color32 {
     }
 }
 
+/// A text-less checkbox for a table row, named for screen readers and UI tests.
+pub fn row_checkbox_ui(ui: &mut Ui, checked: &mut bool, name: &str) -> egui::Response {
+    let response = ui.add(egui::Checkbox::without_text(checked));
+    let (enabled, selected, label) = (response.enabled(), *checked, format!("Plot {name}"));
+    response.widget_info(move || {
+        egui::WidgetInfo::selected(
+            egui::accesskit::Role::CheckBox,
+            enabled,
+            selected,
+            label.clone(),
+        )
+    });
+    response
+}
+
 /// A placeholder while the first result of a view is computed.
 pub fn waiting_ui(ui: &mut Ui) {
     ui.horizontal(|ui| {

@@ -8,12 +8,13 @@ use crate::metrics::CampaignQualityTable;
 
 pub fn controls_ui(ui: &mut Ui, min_installs: &mut u64) {
     ui.horizontal(|ui| {
-        ui.label("Campaigns with at least");
+        let label = ui.label("Campaigns with at least");
         ui.add(
             egui::DragValue::new(min_installs)
                 .range(1..=100_000)
                 .suffix(" installs"),
-        );
+        )
+        .labelled_by(label.id);
     });
 }
 

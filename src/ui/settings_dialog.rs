@@ -79,12 +79,13 @@ pub fn settings_ui(ui: &mut Ui, draft: &mut SettingsDraft) -> SettingsOutcome {
         .num_columns(2)
         .spacing([16.0, 10.0])
         .show(ui, |ui| {
-            ui.label("Inactivity timeout");
+            let label = ui.label("Inactivity timeout");
             ui.add(
                 egui::DragValue::new(&mut draft.timeout_minutes)
                     .range(1..=1440)
                     .suffix(" minutes"),
             )
+            .labelled_by(label.id)
             .on_hover_text("A gap between events longer than this starts a new session");
             ui.end_row();
 
@@ -103,29 +104,33 @@ pub fn settings_ui(ui: &mut Ui, draft: &mut SettingsDraft) -> SettingsOutcome {
             });
             ui.end_row();
 
-            ui.label("Reporting time zone");
+            let label = ui.label("Reporting time zone");
             ui.add(
                 egui::TextEdit::singleline(&mut draft.tz)
                     .hint_text("UTC, Europe/Berlin, America/New_York…"),
-            );
+            )
+            .labelled_by(label.id);
             ui.end_row();
 
-            ui.label("Currency");
-            ui.add(egui::TextEdit::singleline(&mut draft.currency).desired_width(60.0));
+            let label = ui.label("Currency");
+            ui.add(egui::TextEdit::singleline(&mut draft.currency).desired_width(60.0))
+                .labelled_by(label.id);
             ui.end_row();
 
-            ui.label("End of the data");
+            let label = ui.label("End of the data");
             ui.add(
                 egui::TextEdit::singleline(&mut draft.data_end)
                     .hint_text("empty: the latest timestamp imported"),
-            );
+            )
+            .labelled_by(label.id);
             ui.end_row();
 
-            ui.label("Events that are not activity");
+            let label = ui.label("Events that are not activity");
             ui.add(
                 egui::TextEdit::singleline(&mut draft.excluded_events)
                     .hint_text("comma separated, e.g. push_received, background_fetch"),
-            );
+            )
+            .labelled_by(label.id);
             ui.end_row();
         });
 
