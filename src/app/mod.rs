@@ -451,7 +451,9 @@ impl CohortApp {
                         false,
                     );
                 }
-                if changed {
+                // A job that made a new project already asked for it to be loaded; any
+                // other change reloads the open project.
+                if changed && self.loading.is_none() {
                     if let Some(path) = self.summary.as_ref().map(|s| s.path.clone()) {
                         self.load(path);
                     }
@@ -481,12 +483,14 @@ impl CohortApp {
             PickPurpose::ImportFiles => self.open_wizard(ctx, paths),
             PickPurpose::SaveCsv(_) => {
                 if let Some((_, bytes)) = self.csv_to_save.take() {
-                    self.start_job(jobs::export(first, jobs::Payload::Bytes(bytes), wake(ctx)));
+                    let path = with_extension(first, "csv");
+                    self.start_job(jobs::export(path, jobs::Payload::Bytes(bytes), wake(ctx)));
                 }
             }
             PickPurpose::SavePng(_) => {
                 if let Some(PlotCapture::Captured { image, .. }) = self.capture.take() {
-                    self.start_job(jobs::export(first, jobs::Payload::Png(image), wake(ctx)));
+                    let path = with_extension(first, "png");
+                    self.start_job(jobs::export(path, jobs::Payload::Png(image), wake(ctx)));
                 }
             }
         }
@@ -1032,6 +1036,18 @@ fn fresh_is_campaigns(result: Option<&(Query, ViewResult)>) -> bool {
             _
         ))
     )
+}
+
+/// The path with `extension` unless it already ends so (any case).
+fn with_extension(path: PathBuf, extension: &str) -> PathBuf {
+    let has = path
+        .extension()
+        .is_some_and(|e| e.to_string_lossy().eq_ignore_ascii_case(extension));
+    if has {
+        path
+    } else {
+        path.with_extension(extension)
+    }
 }
 
 /// A callback that wakes the frame from another thread.

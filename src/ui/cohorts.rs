@@ -102,7 +102,7 @@ pub fn cohorts_ui(
     });
 
     let days = matrix.max_day as usize + 1;
-    let table_height = (ui.available_height() * 0.55).max(160.0);
+    let table_height = (ui.available_height() * 0.45).max(140.0);
     egui::ScrollArea::horizontal().id_salt("cohort-matrix-scroll").show(ui, |ui| {
         TableBuilder::new(ui)
             .id_salt("cohort-matrix")
@@ -217,6 +217,10 @@ pub fn cohorts_ui(
             .height(ui.available_height().max(160.0) - 28.0)
             .legend(Legend::default())
             .y_axis_min_width(56.0)
+            .y_axis_formatter(move |mark, _| match metric {
+                MatrixMetric::Retention => format!("{:.0}%", mark.value * 100.0),
+                _ => format!("{}", mark.value),
+            })
             .x_axis_label("day N")
             .y_axis_label(unit(metric))
             .label_formatter(move |hover| match hover {

@@ -312,6 +312,14 @@ pub fn groups_ui(
                     .map(|v| Bar::new(i as f64, v).name(key(g)).width(0.7))
             })
             .collect();
+        if bars.is_empty() {
+            cols[1].vertical_centered(|ui| {
+                ui.add_space(plot_height / 3.0);
+                ui.weak("No CPM D7 sessions to show: it needs spend rows (import a spend file)");
+                ui.weak("for these groups, on cohort dates mature for day 7.");
+            });
+            return;
+        }
         let names: Vec<String> = chosen.iter().map(|g| key(g)).collect();
         let response = cols[1].scope(|ui| {
             Plot::new(format!("{what}-cpm"))

@@ -115,17 +115,20 @@ pub fn wizard_ui(ui: &mut Ui, wizard: &mut ImportWizard) -> WizardOutcome {
             }
             ui.end_row();
 
-            ui.label("Durations are in");
-            ui.horizontal(|ui| {
-                for (unit, label) in [
-                    (DurationUnit::Seconds, "seconds"),
-                    (DurationUnit::Millis, "milliseconds"),
-                    (DurationUnit::Minutes, "minutes"),
-                ] {
-                    ui.selectable_value(&mut wizard.options.duration_unit, unit, label);
-                }
-            });
-            ui.end_row();
+            let kind_now = wizard.options.kind.or(plan.as_ref().map(|p| p.kind));
+            if kind_now == Some(FileKind::Sessions) {
+                ui.label("Durations are in");
+                ui.horizontal(|ui| {
+                    for (unit, label) in [
+                        (DurationUnit::Seconds, "seconds"),
+                        (DurationUnit::Millis, "milliseconds"),
+                        (DurationUnit::Minutes, "minutes"),
+                    ] {
+                        ui.selectable_value(&mut wizard.options.duration_unit, unit, label);
+                    }
+                });
+                ui.end_row();
+            }
 
             ui.label("Rows that cannot be read");
             ui.horizontal(|ui| {
@@ -231,7 +234,7 @@ fn set_override(options: &mut ImportOptions, field: Field, column: String) {
 
 /// The columns shown for a row as read.
 fn row_cells(row: &Row) -> Vec<String> {
-    let time = |ms: i64| format_utc(ms).replace('T', " ");
+    let time = |ms: i64| format_utc(ms).replace('T', " ").replace('Z', "");
     match row {
         Row::Session(s, attrs) => {
             let mut cells = vec![

@@ -14,8 +14,11 @@ pub fn overview_ui(
     distributions: &Distributions,
     actions: &mut Vec<Action>,
 ) {
-    let Some(group) = all.groups.first() else {
-        ui.label("No users match the filters.");
+    let Some(group) = all.groups.first().filter(|g| g.installs > 0) else {
+        ui.heading("Overview");
+        ui.add_space(12.0);
+        ui.label("No users here yet.");
+        ui.weak("Import session, event or install files with Project > Import files (Ctrl+I), or drop them on the window; if filters are set, clear them.");
         return;
     };
     let day = |n| group.day(n);
