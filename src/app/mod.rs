@@ -705,7 +705,18 @@ impl CohortApp {
                     ui.selectable_value(&mut self.state.view, view, view.label());
                 }
                 ui.separator();
-                egui::widgets::global_theme_preference_buttons(ui);
+                // egui's own theme buttons are icons the bundled fonts lack: say it in words.
+                let mut theme = ui.ctx().options(|o| o.theme_preference);
+                ui.label("Theme");
+                for (preference, label) in [
+                    (egui::ThemePreference::System, "Follow the system"),
+                    (egui::ThemePreference::Light, "Light"),
+                    (egui::ThemePreference::Dark, "Dark"),
+                ] {
+                    if ui.selectable_value(&mut theme, preference, label).clicked() {
+                        ui.ctx().set_theme(theme);
+                    }
+                }
             });
         });
     }
