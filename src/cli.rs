@@ -38,7 +38,10 @@ pub enum Command {
         /// What the rows are; inferred from the columns when left out.
         #[arg(long, value_parser = parse_kind)]
         kind: Option<FileKind>,
-        /// A vendor preset.
+        /// A vendor preset (detected from the header when left out; `none` for no preset):
+        /// appsflyer, appsflyer-cost, adjust, adjust-report, tenjin-events,
+        /// tenjin-campaigns, tenjin-ad-networks, tenjin-spend, firebase, amplitude,
+        /// mixpanel, ad-spend.
         #[arg(long)]
         preset: Option<String>,
         /// FIELD=COLUMN: read FIELD from COLUMN (repeatable).
@@ -94,8 +97,9 @@ pub enum Command {
 }
 
 fn parse_kind(text: &str) -> Result<FileKind, String> {
-    FileKind::parse(text)
-        .ok_or_else(|| "expected sessions, events, installs, spend or rates".to_owned())
+    FileKind::parse(text).ok_or_else(|| {
+        "expected sessions, events, installs, spend, rates, campaigns or ad_networks".to_owned()
+    })
 }
 
 fn parse_map(text: &str) -> Result<(Field, String), String> {
@@ -267,11 +271,23 @@ fn import_files(
 }
 
 fn write_import_summary(out: &mut dyn Write, record: &ImportRecord) -> Result<()> {
+    let preset = record
+        .preset
+        .as_deref()
+        .map_or_else(String::new, |p| format!(" (preset {p})"));
     writeln!(
         out,
-        "imported {} as {}: {} rows read, {} accepted, {} rejected",
-        record.file_name, record.kind, record.rows_read, record.rows_accepted, record.rows_rejected
+        "imported {} as {}{preset}: {} rows read, {} accepted, {} rejected, {} ignored",
+        record.file_name,
+        record.kind,
+        record.rows_read,
+        record.rows_accepted,
+        record.rows_rejected,
+        record.rows_ignored
     )?;
+    for (reason, count) in &record.ignored_by_reason {
+        writeln!(out, "  ignored ({reason}): {count}")?;
+    }
     for (reason, count) in &record.rejected_by_reason {
         writeln!(out, "  rejected ({reason}): {count}")?;
         for example in record

@@ -220,6 +220,7 @@ fn fill(project: &mut Project) -> Result<DemoSummary> {
                         user: user.clone(),
                         time_ms: install_ms,
                         is_install: true,
+                        adds_session: false,
                         attrs: Attributes {
                             channel: campaign.channel.to_owned(),
                             campaign: campaign.name.clone(),

@@ -111,15 +111,21 @@ pub enum FileKind {
     Installs,
     Spend,
     Rates,
+    /// A lookup table of campaign ids (Tenjin DataVault `campaigns`).
+    Campaigns,
+    /// A lookup table of ad network ids (Tenjin DataVault `ad_networks`).
+    AdNetworks,
 }
 
 impl FileKind {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 7] = [
         Self::Sessions,
         Self::Events,
         Self::Installs,
         Self::Spend,
         Self::Rates,
+        Self::Campaigns,
+        Self::AdNetworks,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -129,6 +135,8 @@ impl FileKind {
             Self::Installs => "installs",
             Self::Spend => "spend",
             Self::Rates => "rates",
+            Self::Campaigns => "campaigns",
+            Self::AdNetworks => "ad_networks",
         }
     }
 
@@ -165,6 +173,8 @@ pub struct AttrRow {
     pub user: String,
     pub time_ms: i64,
     pub is_install: bool,
+    /// The export leaves out the first launch: the install is also the first session.
+    pub adds_session: bool,
     pub attrs: Attributes,
 }
 
@@ -184,6 +194,16 @@ pub struct EventRow {
     pub time_ms: i64,
     pub name: Option<String>,
     pub event_id: Option<String>,
+}
+
+/// A row of a lookup table that names ids found in other files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LookupRow {
+    pub kind: FileKind,
+    pub id: String,
+    pub name: String,
+    /// For a campaign, its ad network's id.
+    pub parent_id: Option<String>,
 }
 
 /// One spend row, amount in `currency` (the project's currency when `None`).
@@ -263,6 +283,9 @@ pub struct BuildStats {
     pub excluded_events: u64,
     pub sessions_before_install: u64,
     pub sessions_over_24h: u64,
+    /// Installs added as the user's first session (presets of exports without it).
+    #[serde(default)]
+    pub install_sessions_added: u64,
     /// Users whose rows gave neither an install nor a session (for example every event
     /// of theirs is excluded from activity): they are not counted anywhere.
     pub users_without_activity: u64,
@@ -296,6 +319,9 @@ pub struct ImportRecord {
     pub rows_read: u64,
     pub rows_accepted: u64,
     pub rows_rejected: u64,
+    /// Rows the preset reads but that carry nothing we count (ad clicks, other events).
+    pub rows_ignored: u64,
+    pub ignored_by_reason: BTreeMap<String, u64>,
     pub rejected_by_reason: BTreeMap<String, u64>,
     pub rejected_examples: Vec<Rejection>,
     pub notes: Vec<String>,
@@ -325,5 +351,33 @@ impl Dataset {
     /// The end of the data: the user's setting, else the latest timestamp imported.
     pub fn data_end_ms(&self) -> Option<i64> {
         self.settings.data_end_ms.or(self.latest_ms)
+    }
+}
+
+/// Names for the campaign ids some exports carry instead of names (Tenjin), from the
+/// imported lookup tables. Ids without an entry stay as they are, visibly unresolved.
+#[derive(Clone, Debug, Default)]
+pub struct Directory {
+    /// Campaign id -> (name, ad network id).
+    pub campaigns: std::collections::HashMap<String, (String, Option<String>)>,
+    /// Ad network id -> name.
+    pub networks: std::collections::HashMap<String, String>,
+}
+
+impl Directory {
+    /// Replaces a prefixed campaign id by its name, and an empty channel by its network.
+    pub fn resolve(&self, prefix: &str, channel: &mut String, campaign: &mut String) {
+        let Some(id) = campaign.strip_prefix(prefix) else {
+            return;
+        };
+        let Some((name, network)) = self.campaigns.get(id) else {
+            return;
+        };
+        if channel.is_empty() {
+            if let Some(network) = network.as_ref().and_then(|n| self.networks.get(n)) {
+                channel.clone_from(network);
+            }
+        }
+        campaign.clone_from(name);
     }
 }

@@ -62,11 +62,36 @@ pub fn build(rows: BTreeMap<String, UserRows>, options: &BuildOptions) -> Built 
 
     for (key, user_rows) in rows {
         let mut pending = sessions_from_rows(&user_rows.sessions);
-        pending.extend(sessions_from_events(
-            user_rows.events,
-            options,
-            &mut built.stats,
-        ));
+        let mut events = user_rows.events;
+
+        // Exports that leave out the first launch: the install is the first session. With
+        // events it is one more activity (so events right after it join its session);
+        // with session rows, a session of unknown length unless one starts right then.
+        let install = earliest_install(&user_rows.attrs).filter(|r| r.row.adds_session);
+        if let Some(install) = install {
+            let (seq, time_ms) = (install.seq, install.row.time_ms);
+            if !events.is_empty() {
+                events.push(Ordered {
+                    seq,
+                    row: EventRow {
+                        user: String::new(),
+                        time_ms,
+                        name: None,
+                        event_id: None,
+                    },
+                });
+                built.stats.install_sessions_added += 1;
+            } else if !pending.iter().any(|s| s.start_ms == time_ms) {
+                pending.push(Pending {
+                    start_ms: time_ms,
+                    end_ms: None,
+                    source: SessionSource::Install,
+                    seq,
+                });
+                built.stats.install_sessions_added += 1;
+            }
+        }
+        pending.extend(sessions_from_events(events, options, &mut built.stats));
 
         // Sessions with the same start are ordered by end, then by import order
         // (CLI.md); an unknown end sorts as if it were the start.
@@ -192,7 +217,7 @@ fn resolve_user(key: String, attrs: &[Ordered<AttrRow>], sessions: &[Pending]) -
     let mut by_time: Vec<&Ordered<AttrRow>> = attrs.iter().collect();
     by_time.sort_by_key(|a| (a.row.time_ms, a.seq));
 
-    let install_row = by_time.iter().find(|a| a.row.is_install);
+    let install_row = earliest_install(attrs);
     let (install_ms, install_inferred) = match install_row {
         Some(row) => (row.row.time_ms, false),
         None => (sessions.first()?.start_ms, true),
@@ -218,6 +243,14 @@ fn resolve_user(key: String, attrs: &[Ordered<AttrRow>], sessions: &[Pending]) -
         reinstalls,
         attrs: merged,
     })
+}
+
+/// The user's earliest install row (ties by import order).
+fn earliest_install(attrs: &[Ordered<AttrRow>]) -> Option<&Ordered<AttrRow>> {
+    attrs
+        .iter()
+        .filter(|a| a.row.is_install)
+        .min_by_key(|a| (a.row.time_ms, a.seq))
 }
 
 fn fill_missing(target: &mut Attributes, source: &Attributes) {
@@ -337,6 +370,7 @@ mod tests {
                 user: "u".to_owned(),
                 time_ms,
                 is_install: true,
+                adds_session: false,
                 attrs: Attributes {
                     channel: channel.to_owned(),
                     ..Attributes::default()

@@ -335,3 +335,65 @@ fn retentioneering_events_import_from_gzip_and_become_sessions() {
     assert_eq!(stats.duplicate_events, 30);
     assert_eq!(stats.inferred_installs, 600);
 }
+
+/// Our sessions (30-minute timeout) against the file's own `session_id` column: the same
+/// partition of every user's events. There is no difference to explain: the file's
+/// generator also splits at gaps over 30 minutes. Sessions up to 66 minutes long exist in
+/// both, since only the gaps between events decide, not a session's total length.
+#[test]
+fn retentioneering_sessions_match_the_files_session_ids() {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::io::Read as _;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut project = Project::create(&dir.path().join("ecom.cohort")).unwrap();
+    import(
+        &mut project,
+        &real("retentioneering_ecom/ecom.csv.gz"),
+        &ImportOptions::default(),
+    )
+    .unwrap();
+    let dataset = project.load_dataset().unwrap();
+
+    // The file read separately: each session_id's first event per user.
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(
+        std::fs::File::open(real("retentioneering_ecom/ecom.csv.gz")).unwrap(),
+    )
+    .read_to_string(&mut text)
+    .unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let mut first_event: BTreeMap<(String, String), String> = BTreeMap::new();
+    for record in reader.records() {
+        let record = record.unwrap();
+        let key = (record[0].to_owned(), record[1].to_owned());
+        let time = record[3].to_owned();
+        first_event
+            .entry(key)
+            .and_modify(|t| {
+                if time < *t {
+                    t.clone_from(&time);
+                }
+            })
+            .or_insert(time);
+    }
+    let theirs: BTreeSet<(String, String)> = first_event
+        .into_iter()
+        .map(|((user, _), time)| (user, time.replace(' ', "T") + "Z"))
+        .collect();
+    let ours: BTreeSet<(String, String)> = dataset
+        .sessions
+        .iter()
+        .map(|s| {
+            let user = dataset.users[s.user as usize].key.clone();
+            (user, cohort_explorer::time::format_utc(s.start_ms))
+        })
+        .collect();
+    assert_eq!(theirs.len(), 3_605, "SOURCE.md: 3,605 sessions");
+    assert_eq!(
+        ours.len(),
+        dataset.sessions.len(),
+        "no two sessions share a start"
+    );
+    assert_eq!(ours, theirs);
+}

@@ -154,13 +154,7 @@ fn read_preview(file: &std::path::Path, options: &ImportOptions) -> Result<Previ
             .map_err(|_| format!("unknown time zone {name:?}"))?,
         None => chrono_tz::UTC,
     };
-    let mut reader = import::RowReader::new(
-        plan.kind,
-        plan.mapping.clone(),
-        plan.columns.clone(),
-        tz,
-        options.duration_unit,
-    );
+    let mut reader = plan.reader(tz, options.duration_unit);
     let mut rows = Vec::new();
     let mut read = Vec::new();
     while rows.len() < PREVIEW_ROWS {

@@ -304,6 +304,7 @@ pub fn required(kind: FileKind) -> &'static [Field] {
         FileKind::Installs => &[Field::UserId, Field::InstallTime],
         FileKind::Spend => &[Field::Date, Field::Amount],
         FileKind::Rates => &[Field::Date, Field::Currency, Field::Rate],
+        FileKind::Campaigns | FileKind::AdNetworks => &[],
     }
 }
 
@@ -353,6 +354,7 @@ pub fn fields_for(kind: FileKind) -> &'static [Field] {
             Field::Clicks,
         ],
         FileKind::Rates => &[Field::Date, Field::Currency, Field::Rate],
+        FileKind::Campaigns | FileKind::AdNetworks => &[],
     }
 }
 

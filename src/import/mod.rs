@@ -2,6 +2,7 @@
 //! per file: an import lands whole or not at all.
 
 mod mapping;
+mod presets;
 mod rows;
 mod source;
 mod timestamp;
@@ -18,7 +19,8 @@ use crate::model::{BuildStats, FileKind, ImportRecord, Rejection};
 use crate::store::{Project, StoreError};
 
 pub use mapping::{fields_for as mapping_fields, required as required_fields, Field, Mapping};
-pub use rows::{DurationUnit, Row, RowReader};
+pub use presets::{Preset, Rules};
+pub use rows::{DurationUnit, Row, RowReader, CAMPAIGN_ID_PREFIX};
 pub use source::{Format, Record, Source, SourceError};
 pub use timestamp::{TimeColumn, TimeFormat};
 
@@ -84,11 +86,13 @@ pub struct Progress {
 pub enum ImportError {
     #[error("{file}: {cause}")]
     Read { file: String, cause: SourceError },
-    #[error("{file}: cannot tell which columns to use: no column for {missing}; the file's columns are: {columns}")]
+    #[error("{file}: cannot tell which columns to use: no column for {missing}; the file's columns are: {columns}{hint}")]
     Unmappable {
         file: String,
         missing: String,
         columns: String,
+        /// The nearest vendor preset, if any.
+        hint: String,
     },
     #[error("{file}: {message}")]
     Options { file: String, message: String },
@@ -130,6 +134,25 @@ pub struct Plan {
     pub format: Format,
     pub kind: FileKind,
     pub mapping: Mapping,
+    /// The vendor preset's rules (default rules for a plain file).
+    pub rules: Rules,
+}
+
+impl Plan {
+    /// A reader of this file's records with its mapping and the preset's rules.
+    pub fn reader(&self, tz: chrono_tz::Tz, duration_unit: DurationUnit) -> RowReader {
+        // Files delimited by `;` come from locales that write `1.234,56`.
+        let decimal_comma = self.format == (Format::Csv { delimiter: b';' });
+        RowReader::new(
+            self.kind,
+            self.mapping.clone(),
+            self.columns.clone(),
+            tz,
+            duration_unit,
+        )
+        .with_rules(self.rules.clone())
+        .with_decimal_comma(decimal_comma)
+    }
 }
 
 /// Opens a file and decides its kind and mapping from the options and its columns.
@@ -141,6 +164,27 @@ pub fn plan(path: &Path, options: &ImportOptions) -> Result<(Plan, Source), Impo
     })?;
     let columns = source.columns.clone();
     let mut mapping = Mapping::recognise(&columns);
+
+    // A preset named by the user wins; "none" turns detection off.
+    let preset = match options.preset.as_deref().map(str::trim) {
+        Some("none" | "") => None,
+        Some(name) => Some(Preset::parse(name).ok_or_else(|| ImportError::Options {
+            file: file.clone(),
+            message: format!(
+                "unknown preset {name:?}; presets are: {}",
+                Preset::ALL.map(Preset::name).join(", ")
+            ),
+        })?),
+        None => presets::detect(&columns),
+    };
+    let (preset_kind, rules) = match preset {
+        Some(preset) => {
+            let (kind, rules) = presets::apply(preset, &columns, &mut mapping);
+            (Some(kind), rules)
+        }
+        None => (None, Rules::default()),
+    };
+
     for (field, column) in &options.map {
         if column.trim().is_empty() {
             mapping.remove(*field);
@@ -156,17 +200,28 @@ pub fn plan(path: &Path, options: &ImportOptions) -> Result<(Plan, Source), Impo
         mapping.set(*field, index);
     }
 
-    let kind = options.kind.or_else(|| mapping.infer_kind());
+    let kind = options
+        .kind
+        .or(preset_kind)
+        .or_else(|| mapping.infer_kind());
     let missing: Vec<&str> = match kind {
         Some(kind) => mapping.missing_for(kind).iter().map(|f| f.name()).collect(),
         None if mapping.has(Field::UserId) => vec![TIME_FIELDS],
         None => vec![Field::UserId.name(), TIME_FIELDS],
     };
     let Some(kind) = kind.filter(|_| missing.is_empty()) else {
+        let hint = presets::nearest(&columns).map_or_else(String::new, |p| {
+            format!(
+                " (the nearest export we know is {}: --preset {})",
+                p.title(),
+                p.name()
+            )
+        });
         return Err(ImportError::Unmappable {
             file,
             missing: missing.join(", "),
             columns: columns.join(", "),
+            hint,
         });
     };
     Ok((
@@ -175,6 +230,7 @@ pub fn plan(path: &Path, options: &ImportOptions) -> Result<(Plan, Source), Impo
             format: source.format,
             kind,
             mapping,
+            rules,
         },
         source,
     ))
@@ -218,7 +274,7 @@ pub fn import_file(
         size_bytes,
         sha256,
         kind: plan.kind.as_str().to_owned(),
-        preset: options.preset.clone(),
+        preset: plan.rules.preset.map(|p| p.name().to_owned()),
         mapping: plan.mapping.describe(&plan.columns),
         time_zone: tz.name().to_owned(),
         duration_unit: plan
@@ -235,13 +291,8 @@ pub fn import_file(
         record.mapping
     );
 
-    let mut reader = RowReader::new(
-        plan.kind,
-        plan.mapping,
-        plan.columns,
-        tz,
-        options.duration_unit,
-    );
+    let install_as_session = plan.rules.install_as_session;
+    let mut reader = plan.reader(tz, options.duration_unit);
     let mut writer = project.begin_import(&record)?;
     let mut rejected: Vec<Rejection> = Vec::new();
 
@@ -252,8 +303,13 @@ pub fn import_file(
         })?;
         match row {
             Ok((line, row)) => {
-                write_row(&mut writer, line, &row)?;
-                record.rows_accepted += 1;
+                if let Row::Ignored(reason) = &row {
+                    record.rows_ignored += 1;
+                    *record.ignored_by_reason.entry(reason.clone()).or_default() += 1;
+                } else {
+                    write_row(&mut writer, line, &row)?;
+                    record.rows_accepted += 1;
+                }
             }
             Err(rejection) if options.on_bad_rows == OnBadRows::Abort => {
                 return Err(ImportError::BadRow {
@@ -285,6 +341,12 @@ pub fn import_file(
         }
     }
 
+    if install_as_session {
+        record.notes.push(
+            "the export leaves out the first launch: each user's install is added as their first session"
+                .to_owned(),
+        );
+    }
     if record.rows_accepted == 0 {
         // Landing an empty import would only block a corrected re-import of the file.
         let first = rejected.first().map_or_else(String::new, |r| {
@@ -303,11 +365,12 @@ pub fn import_file(
         );
     }
     summarize_rejections(&mut record, rejected);
-    record.notes = reader
-        .time_formats()
-        .into_iter()
-        .map(|(field, format)| format!("{field} read as {format}"))
-        .collect();
+    record.notes.extend(
+        reader
+            .time_formats()
+            .into_iter()
+            .map(|(field, format)| format!("{field} read as {format}")),
+    );
     if cancel.load(Ordering::Relaxed) {
         return Err(ImportError::Cancelled { file });
     }
@@ -349,6 +412,13 @@ fn write_row(
         Row::Install(attrs) => writer.user_row(line, attrs)?,
         Row::Spend(spend) => writer.spend(line, spend)?,
         Row::Rate(rate) => writer.rate(line, rate)?,
+        Row::Lookup(lookup) => writer.lookup(line, lookup)?,
+        Row::Ignored(_) => {}
+        Row::Multi(rows) => {
+            for row in rows {
+                write_row(writer, line, row)?;
+            }
+        }
     }
     Ok(())
 }

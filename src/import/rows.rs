@@ -4,9 +4,10 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 
 use super::mapping::{Field, Mapping};
+use super::presets::{RowKind, Rules};
 use super::timestamp::TimeColumn;
 use crate::model::{
-    AttrRow, Attributes, EventRow, FileKind, RateRow, Rejection, SessionRow, SpendRow,
+    AttrRow, Attributes, EventRow, FileKind, LookupRow, RateRow, Rejection, SessionRow, SpendRow,
 };
 
 /// Unit of a duration column.
@@ -53,7 +54,15 @@ pub enum Row {
     Install(AttrRow),
     Spend(SpendRow),
     Rate(RateRow),
+    Lookup(LookupRow),
+    /// Read, but nothing we count (the reason is counted in the import log).
+    Ignored(String),
+    /// One input row that stands for several (an Adjust install with its cost).
+    Multi(Vec<Row>),
 }
+
+/// Prefix of campaign ids that lookup tables resolve to names later.
+pub const CAMPAIGN_ID_PREFIX: &str = "id:";
 
 /// Reads records of one file: the mapping, the zone, and each time column's format.
 pub struct RowReader {
@@ -66,6 +75,9 @@ pub struct RowReader {
     session_start: TimeColumn,
     session_end: TimeColumn,
     columns: Vec<String>,
+    rules: Rules,
+    /// `1.234,56`: files delimited by `;` write numbers the continental way.
+    decimal_comma: bool,
 }
 
 impl RowReader {
@@ -86,7 +98,23 @@ impl RowReader {
             session_start: TimeColumn::default(),
             session_end: TimeColumn::default(),
             columns,
+            rules: Rules::default(),
+            decimal_comma: false,
         }
+    }
+
+    /// Reads rows with a vendor preset's rules.
+    #[must_use]
+    pub fn with_rules(mut self, rules: Rules) -> Self {
+        self.rules = rules;
+        self
+    }
+
+    /// Reads numbers with a decimal comma and thousands separators.
+    #[must_use]
+    pub fn with_decimal_comma(mut self, decimal_comma: bool) -> Self {
+        self.decimal_comma = decimal_comma;
+        self
     }
 
     /// The detected format of each time column, for the import report.
@@ -103,56 +131,98 @@ impl RowReader {
     }
 
     pub fn read(&mut self, line: u64, fields: &[String]) -> Result<Row, Rejection> {
-        let reject = |reason: &str, detail: String| Rejection {
+        let reject = |(reason, detail): (&str, String)| Rejection {
             line,
             reason: reason.to_owned(),
             detail,
         };
         match self.kind {
-            FileKind::Spend => return self.spend(fields).map_err(|(r, d)| reject(r, d)),
-            FileKind::Rates => return self.rate(fields).map_err(|(r, d)| reject(r, d)),
+            FileKind::Spend => return self.spend(fields).map_err(reject),
+            FileKind::Rates => return self.rate(fields).map_err(reject),
+            FileKind::Campaigns | FileKind::AdNetworks => {
+                return self.lookup(fields).map_err(reject)
+            }
             _ => {}
         }
+        self.activity(fields).map_err(reject)
+    }
 
-        let user = self.text(fields, Field::UserId);
+    /// A session, event or install row (with a preset, whichever its key column says).
+    fn activity(&mut self, fields: &[String]) -> Result<Row, (&'static str, String)> {
+        let user = self.user(fields);
         if user.is_empty() {
-            return Err(reject("missing user id", self.column_detail(Field::UserId)));
+            return Err(("missing user id", self.column_detail(Field::UserId)));
         }
-        let user = user.to_owned();
-        let install_ms = self
-            .time(fields, Field::InstallTime)
-            .map_err(|(r, d)| reject(r, d))?;
+        let install_ms = self.time(fields, Field::InstallTime)?;
         let attrs = self.attributes(fields);
+
+        match self.rules.row_kind.clone() {
+            Some(RowKind::EventNames {
+                column,
+                installs,
+                activity_only,
+            }) => {
+                let name = fields.get(column).map_or("", |v| v.trim());
+                if installs.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+                    let time_ms = match install_ms {
+                        Some(ms) => ms,
+                        None => {
+                            self.required_time(fields, Field::EventTime, "missing event time")?
+                        }
+                    };
+                    return Ok(Row::Install(self.install_row(user, time_ms, attrs)));
+                }
+                if activity_only
+                    .is_some_and(|names| !names.iter().any(|n| n.eq_ignore_ascii_case(name)))
+                {
+                    return Ok(Row::Ignored(format!("event {name:?} is not activity")));
+                }
+            }
+            Some(RowKind::Adjust { column }) => {
+                let activity = fields
+                    .get(column)
+                    .map_or("", |v| v.trim())
+                    .to_ascii_lowercase();
+                let time_ms = self.required_time(fields, Field::EventTime, "missing event time")?;
+                let cost = self.cost(fields, time_ms)?;
+                let row = match activity.as_str() {
+                    "install" => {
+                        Row::Install(self.install_row(user, install_ms.unwrap_or(time_ms), attrs))
+                    }
+                    // An Adjust session row is a session start; its length is unknown.
+                    "session" => Row::Session(
+                        SessionRow {
+                            user: user.clone(),
+                            start_ms: time_ms,
+                            end_ms: None,
+                        },
+                        self.attr_row(&user, install_ms, time_ms, attrs),
+                    ),
+                    other => Row::Ignored(format!("activity_kind {other:?}")),
+                };
+                return Ok(match cost {
+                    Some(spend) => Row::Multi(vec![row, Row::Spend(spend)]),
+                    None => row,
+                });
+            }
+            None => {}
+        }
 
         match self.kind {
             FileKind::Installs => {
                 let time_ms = install_ms.ok_or_else(|| {
-                    reject(
+                    (
                         "missing install time",
                         self.column_detail(Field::InstallTime),
                     )
                 })?;
-                Ok(Row::Install(AttrRow {
-                    user,
-                    time_ms,
-                    is_install: true,
-                    attrs,
-                }))
+                Ok(Row::Install(self.install_row(user, time_ms, attrs)))
             }
             FileKind::Sessions => {
-                let start_ms = self
-                    .time(fields, Field::SessionStart)
-                    .map_err(|(r, d)| reject(r, d))?
-                    .ok_or_else(|| {
-                        reject(
-                            "missing session start",
-                            self.column_detail(Field::SessionStart),
-                        )
-                    })?;
-                let end_ms = self
-                    .session_end(fields, start_ms)
-                    .map_err(|(r, d)| reject(r, d))?;
-                let attr_row = attr_row(&user, install_ms, start_ms, attrs);
+                let start_ms =
+                    self.required_time(fields, Field::SessionStart, "missing session start")?;
+                let end_ms = self.session_end(fields, start_ms)?;
+                let attr_row = self.attr_row(&user, install_ms, start_ms, attrs);
                 Ok(Row::Session(
                     SessionRow {
                         user,
@@ -162,30 +232,131 @@ impl RowReader {
                     attr_row,
                 ))
             }
-            FileKind::Events => {
-                let time_ms = self
-                    .time(fields, Field::EventTime)
-                    .map_err(|(r, d)| reject(r, d))?
-                    .ok_or_else(|| {
-                        reject("missing event time", self.column_detail(Field::EventTime))
-                    })?;
+            _ => {
+                let time_ms = self.required_time(fields, Field::EventTime, "missing event time")?;
                 let optional = |field| {
                     let value = self.text(fields, field);
                     (!value.is_empty()).then(|| value.to_owned())
                 };
-                let attr_row = attr_row(&user, install_ms, time_ms, attrs);
+                let (name, event_id) = (optional(Field::EventName), optional(Field::EventId));
+                let attr_row = self.attr_row(&user, install_ms, time_ms, attrs);
                 Ok(Row::Event(
                     EventRow {
                         user,
                         time_ms,
-                        name: optional(Field::EventName),
-                        event_id: optional(Field::EventId),
+                        name,
+                        event_id,
                     },
                     attr_row,
                 ))
             }
-            FileKind::Spend | FileKind::Rates => unreachable_kind(),
         }
+    }
+
+    /// The user id; presets with a second id column use it where the first is empty or
+    /// all zeros (an advertising id the user withheld).
+    fn user(&self, fields: &[String]) -> String {
+        let first = self.text(fields, Field::UserId);
+        let withheld = first.chars().all(|c| c == '0' || c == '-');
+        match self.rules.user_fallback.and_then(|i| fields.get(i)) {
+            Some(second) if withheld && !second.trim().is_empty() => second.trim().to_owned(),
+            _ if withheld && !first.is_empty() && self.rules.user_fallback.is_some() => {
+                String::new()
+            }
+            _ => first.to_owned(),
+        }
+    }
+
+    fn required_time(
+        &mut self,
+        fields: &[String],
+        field: Field,
+        missing: &'static str,
+    ) -> Result<i64, (&'static str, String)> {
+        self.time(fields, field)?
+            .ok_or_else(|| (missing, self.column_detail(field)))
+    }
+
+    fn install_row(&self, user: String, time_ms: i64, attrs: Attributes) -> AttrRow {
+        AttrRow {
+            user,
+            time_ms,
+            is_install: true,
+            adds_session: self.rules.install_as_session,
+            attrs,
+        }
+    }
+
+    /// An install row when the row carries an install time; otherwise a plain attribute
+    /// row when it carries any attribute.
+    fn attr_row(
+        &self,
+        user: &str,
+        install_ms: Option<i64>,
+        row_time_ms: i64,
+        attrs: Attributes,
+    ) -> Option<AttrRow> {
+        match install_ms {
+            Some(time_ms) => Some(self.install_row(user.to_owned(), time_ms, attrs)),
+            None if attrs.is_empty() => None,
+            None => Some(AttrRow {
+                user: user.to_owned(),
+                time_ms: row_time_ms,
+                is_install: false,
+                adds_session: false,
+                attrs,
+            }),
+        }
+    }
+
+    /// Adjust's cost columns on an activity row, as a spend row dated in the file's zone.
+    fn cost(
+        &self,
+        fields: &[String],
+        time_ms: i64,
+    ) -> Result<Option<SpendRow>, (&'static str, String)> {
+        let Some((amount_column, currency_column)) = self.rules.cost else {
+            return Ok(None);
+        };
+        let amount_text = fields.get(amount_column).map_or("", |v| v.trim());
+        if amount_text.is_empty() {
+            return Ok(None);
+        }
+        let amount = self.parse_number(amount_text, "cost_amount")?;
+        if amount == 0.0 {
+            return Ok(None);
+        }
+        let currency = currency_column
+            .and_then(|i| fields.get(i))
+            .map(|c| c.trim().to_ascii_uppercase())
+            .filter(|c| !c.is_empty());
+        let attrs = self.attributes(fields);
+        Ok(Some(SpendRow {
+            date: crate::time::local_date(time_ms, self.tz),
+            channel: attrs.channel,
+            campaign: attrs.campaign,
+            amount,
+            currency,
+            impressions: None,
+            clicks: None,
+        }))
+    }
+
+    fn lookup(&self, fields: &[String]) -> Result<Row, (&'static str, String)> {
+        let Some((id, name, parent)) = self.rules.lookup else {
+            return Err(("missing id", "no id and name columns".to_owned()));
+        };
+        let get = |i: usize| fields.get(i).map_or("", |v| v.trim()).to_owned();
+        let id = get(id);
+        if id.is_empty() {
+            return Err(("missing id", "the id column is empty".to_owned()));
+        }
+        Ok(Row::Lookup(LookupRow {
+            kind: self.kind,
+            id,
+            name: get(name),
+            parent_id: parent.map(get).filter(|p| !p.is_empty()),
+        }))
     }
 
     fn text<'a>(&self, fields: &'a [String], field: Field) -> &'a str {
@@ -272,13 +443,28 @@ impl RowReader {
 
     fn attributes(&self, fields: &[String]) -> Attributes {
         let get = |field| self.text(fields, field).to_owned();
-        Attributes {
+        let mut attrs = Attributes {
             channel: get(Field::Channel),
             campaign: get(Field::Campaign),
             country: get(Field::Country),
             platform: get(Field::Platform),
             app_version: get(Field::AppVersion),
+        };
+        // Adjust: `Network::Campaign::Adgroup::Creative` where the columns are missing.
+        if let Some(tracker) = self.rules.tracker.and_then(|i| fields.get(i)) {
+            let mut parts = tracker.split("::").map(str::trim);
+            let (network, campaign) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+            if attrs.channel.is_empty() {
+                network.clone_into(&mut attrs.channel);
+            }
+            if attrs.campaign.is_empty() {
+                campaign.clone_into(&mut attrs.campaign);
+            }
         }
+        if self.rules.campaign_ids && !attrs.campaign.is_empty() {
+            attrs.campaign = format!("{CAMPAIGN_ID_PREFIX}{}", attrs.campaign);
+        }
+        attrs
     }
 
     fn spend(&self, fields: &[String]) -> Result<Row, (&'static str, String)> {
@@ -286,7 +472,19 @@ impl RowReader {
         let amount = self
             .number(fields, Field::Amount)?
             .ok_or(("missing amount", String::new()))?;
-        let currency = self.text(fields, Field::Currency);
+        let amount = if self.rules.amount_in_cents {
+            amount / 100.0
+        } else {
+            amount
+        };
+        let currency = match &self.rules.header_currency {
+            Some(code) => code.as_str(),
+            None => self.text(fields, Field::Currency),
+        };
+        let mut campaign = self.text(fields, Field::Campaign).to_owned();
+        if self.rules.campaign_ids && !campaign.is_empty() {
+            campaign = format!("{CAMPAIGN_ID_PREFIX}{campaign}");
+        }
         let count = |field| -> Result<Option<i64>, (&'static str, String)> {
             #[allow(clippy::cast_possible_truncation)] // counts are far below 2^53
             Ok(self.number(fields, field)?.map(|v| v.round() as i64))
@@ -294,7 +492,7 @@ impl RowReader {
         Ok(Row::Spend(SpendRow {
             date,
             channel: self.text(fields, Field::Channel).to_owned(),
-            campaign: self.text(fields, Field::Campaign).to_owned(),
+            campaign,
             amount,
             currency: (!currency.is_empty()).then(|| currency.to_ascii_uppercase()),
             impressions: count(Field::Impressions)?,
@@ -344,46 +542,26 @@ impl RowReader {
         if value.is_empty() {
             return Ok(None);
         }
-        value
-            .parse::<f64>()
+        self.parse_number(value, field.name()).map(Some)
+    }
+
+    /// A finite number; with a decimal comma, `1.234,56` and `1 234,56` are 1234.56.
+    fn parse_number(&self, value: &str, what: &str) -> Result<f64, (&'static str, String)> {
+        let normalized;
+        let text = if self.decimal_comma {
+            normalized = value
+                .chars()
+                .filter(|c| !matches!(c, '.' | ' ' | '\u{a0}' | '\''))
+                .map(|c| if c == ',' { '.' } else { c })
+                .collect::<String>();
+            normalized.as_str()
+        } else {
+            value
+        };
+        text.parse::<f64>()
             .ok()
             .filter(|v| v.is_finite())
-            .map(Some)
-            .ok_or_else(|| ("bad number", format!("{field} {value:?} is not a number")))
-    }
-}
-
-/// Spend and rate rows return before the match that would reach this.
-fn unreachable_kind() -> Result<Row, Rejection> {
-    Err(Rejection {
-        line: 0,
-        reason: "internal".to_owned(),
-        detail: "spend and rates rows are read elsewhere".to_owned(),
-    })
-}
-
-/// An install row when the row carries an install time; otherwise a plain attribute row
-/// when it carries any attribute.
-fn attr_row(
-    user: &str,
-    install_ms: Option<i64>,
-    row_time_ms: i64,
-    attrs: Attributes,
-) -> Option<AttrRow> {
-    match install_ms {
-        Some(time_ms) => Some(AttrRow {
-            user: user.to_owned(),
-            time_ms,
-            is_install: true,
-            attrs,
-        }),
-        None if attrs.is_empty() => None,
-        None => Some(AttrRow {
-            user: user.to_owned(),
-            time_ms: row_time_ms,
-            is_install: false,
-            attrs,
-        }),
+            .ok_or_else(|| ("bad number", format!("{what} {value:?} is not a number")))
     }
 }
 

@@ -104,7 +104,7 @@ impl Source {
         let first_char = head.iter().find(|b| !b.is_ascii_whitespace());
         let format = match first_char {
             None => return Err(SourceError::Empty),
-            Some(b'{') => Format::JsonLines,
+            Some(b'{') if looks_like_json(&head) => Format::JsonLines,
             Some(_) => Format::Csv {
                 delimiter: detect_delimiter(&head),
             },
@@ -185,6 +185,21 @@ impl<R: Read> Read for CountingReader<R> {
         let n = self.inner.read(buf)?;
         self.count.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
+    }
+}
+
+/// Whether the first line is a JSON object. Adjust's CSV headers also start with `{`
+/// (`{activity_kind},{created_at}`), so the brace alone decides nothing.
+fn looks_like_json(head: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(head);
+    let text = text.trim_start();
+    match text.split_once('\n') {
+        Some((line, _)) => matches!(
+            serde_json::from_str::<serde_json::Value>(line.trim_end()),
+            Ok(serde_json::Value::Object(_))
+        ),
+        // A first line longer than the buffer: a JSON object has a quoted key first.
+        None => text.trim_start_matches('{').trim_start().starts_with('"'),
     }
 }
 

@@ -13,9 +13,10 @@ use chrono::NaiveDate;
 use rusqlite::config::DbConfig;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 
+use crate::import::CAMPAIGN_ID_PREFIX;
 use crate::model::{
-    AttrRow, Attributes, BuildStats, Dataset, DayConvention, EventRow, ImportRecord, RateRow,
-    Session, SessionRow, SessionSource, Settings, SpendRow, User,
+    AttrRow, Attributes, BuildStats, Dataset, DayConvention, Directory, EventRow, FileKind,
+    ImportRecord, LookupRow, RateRow, Session, SessionRow, SessionSource, Settings, SpendRow, User,
 };
 use crate::sessions::{self, BuildOptions, Ordered, UserRows};
 
@@ -245,7 +246,8 @@ impl Project {
             .prepare(
                 "SELECT id, file_name, file_path, size_bytes, sha256, kind, preset, mapping,
                         time_zone, duration_unit, on_bad_rows, rows_read, rows_accepted,
-                        rows_rejected, rejected_by_reason, rejected_examples, notes, imported_at
+                        rows_rejected, rejected_by_reason, rejected_examples, notes, imported_at,
+                        rows_ignored, ignored_by_reason
                  FROM imports ORDER BY id",
             )
             .map_err(self.err())?;
@@ -270,6 +272,8 @@ impl Project {
                     rejected_examples: json_or_default(&r.get::<_, String>(15)?),
                     notes: json_or_default(&r.get::<_, String>(16)?),
                     imported_at: r.get(17)?,
+                    rows_ignored: r.get::<_, i64>(18)?.try_into().unwrap_or(0),
+                    ignored_by_reason: json_or_default(&r.get::<_, String>(19)?),
                 })
             })
             .map_err(self.err())?;
@@ -378,8 +382,8 @@ impl ImportWriter<'_> {
         self.tx
             .prepare_cached(
                 "INSERT INTO raw_user_rows (import_id, line, user_key, time_ms, is_install,
-                    channel, campaign, country, platform, app_version)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    channel, campaign, country, platform, app_version, adds_session)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )
             .and_then(|mut s| {
                 s.execute(params![
@@ -392,7 +396,8 @@ impl ImportWriter<'_> {
                     row.attrs.campaign,
                     row.attrs.country,
                     row.attrs.platform,
-                    row.attrs.app_version
+                    row.attrs.app_version,
+                    row.adds_session
                 ])
             })
             .map_err(sqlite(&self.path))?;
@@ -417,6 +422,26 @@ impl ImportWriter<'_> {
                     row.currency,
                     row.impressions,
                     row.clicks
+                ])
+            })
+            .map_err(sqlite(&self.path))?;
+        Ok(())
+    }
+
+    pub fn lookup(&mut self, line: u64, row: &LookupRow) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO lookups (import_id, line, kind, id, name, parent_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    self.import_id,
+                    line_param(line),
+                    row.kind.as_str(),
+                    row.id,
+                    row.name,
+                    row.parent_id
                 ])
             })
             .map_err(sqlite(&self.path))?;
@@ -449,7 +474,8 @@ impl ImportWriter<'_> {
         self.tx
             .execute(
                 "UPDATE imports SET rows_read = ?2, rows_accepted = ?3, rows_rejected = ?4,
-                    rejected_by_reason = ?5, rejected_examples = ?6, notes = ?7
+                    rejected_by_reason = ?5, rejected_examples = ?6, notes = ?7,
+                    rows_ignored = ?8, ignored_by_reason = ?9
                  WHERE id = ?1",
                 params![
                     self.import_id,
@@ -459,6 +485,8 @@ impl ImportWriter<'_> {
                     to_json(&record.rejected_by_reason),
                     to_json(&record.rejected_examples),
                     to_json(&record.notes),
+                    count_param(record.rows_ignored),
+                    to_json(&record.ignored_by_reason),
                 ],
             )
             .map_err(&fail)?;
@@ -625,6 +653,7 @@ fn rebuild_in(tx: &Transaction<'_>, settings: &Settings) -> rusqlite::Result<Bui
 
 fn load_user_rows(conn: &Connection) -> rusqlite::Result<BTreeMap<String, UserRows>> {
     let mut rows: BTreeMap<String, UserRows> = BTreeMap::new();
+    let directory = load_directory(conn)?;
 
     let mut stmt =
         conn.prepare("SELECT import_id, line, user_key, start_ms, end_ms FROM raw_sessions")?;
@@ -662,16 +691,17 @@ fn load_user_rows(conn: &Connection) -> rusqlite::Result<BTreeMap<String, UserRo
 
     let mut stmt = conn.prepare(
         "SELECT import_id, line, user_key, time_ms, is_install, channel, campaign, country,
-                platform, app_version
+                platform, app_version, adds_session
          FROM raw_user_rows",
     )?;
     let mut cursor = stmt.query([])?;
     while let Some(r) = cursor.next()? {
         let user: String = r.get(2)?;
-        let row = AttrRow {
+        let mut row = AttrRow {
             user: String::new(),
             time_ms: r.get(3)?,
             is_install: r.get(4)?,
+            adds_session: r.get(10)?,
             attrs: Attributes {
                 channel: r.get(5)?,
                 campaign: r.get(6)?,
@@ -680,6 +710,11 @@ fn load_user_rows(conn: &Connection) -> rusqlite::Result<BTreeMap<String, UserRo
                 app_version: r.get(9)?,
             },
         };
+        directory.resolve(
+            CAMPAIGN_ID_PREFIX,
+            &mut row.attrs.channel,
+            &mut row.attrs.campaign,
+        );
         rows.entry(user).or_default().attrs.push(Ordered {
             seq: seq(r.get(0)?, r.get(1)?),
             row,
@@ -726,11 +761,12 @@ fn load_dataset(conn: &Connection, settings: Settings) -> rusqlite::Result<Datas
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
 
+    let directory = load_directory(conn)?;
     let mut stmt = conn.prepare(
         "SELECT date, channel, campaign, amount, currency, impressions, clicks
          FROM spend ORDER BY import_id, line",
     )?;
-    let spend = stmt
+    let mut spend: Vec<SpendRow> = stmt
         .query_map([], |r| {
             Ok(SpendRow {
                 date: parse_date(&r.get::<_, String>(0)?)?,
@@ -743,6 +779,9 @@ fn load_dataset(conn: &Connection, settings: Settings) -> rusqlite::Result<Datas
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
+    for row in &mut spend {
+        directory.resolve(CAMPAIGN_ID_PREFIX, &mut row.channel, &mut row.campaign);
+    }
 
     let mut stmt =
         conn.prepare("SELECT date, currency, rate FROM rates ORDER BY import_id, line")?;
@@ -794,6 +833,24 @@ fn load_dataset(conn: &Connection, settings: Settings) -> rusqlite::Result<Datas
         latest_ms,
         rejected_by_reason,
     })
+}
+
+/// The lookup tables imported so far, later imports winning.
+fn load_directory(conn: &Connection) -> rusqlite::Result<Directory> {
+    let mut directory = Directory::default();
+    let mut stmt =
+        conn.prepare("SELECT kind, id, name, parent_id FROM lookups ORDER BY import_id, line")?;
+    let mut cursor = stmt.query([])?;
+    while let Some(r) = cursor.next()? {
+        let kind: String = r.get(0)?;
+        let (id, name): (String, String) = (r.get(1)?, r.get(2)?);
+        if kind == FileKind::Campaigns.as_str() {
+            directory.campaigns.insert(id, (name, r.get(3)?));
+        } else {
+            directory.networks.insert(id, name);
+        }
+    }
+    Ok(directory)
 }
 
 fn parse_date(text: &str) -> rusqlite::Result<NaiveDate> {

@@ -8,7 +8,10 @@ use rusqlite::{Connection, Transaction};
 pub const APPLICATION_ID: i64 = 0x436F_6831;
 
 /// Migration N (1-based) brings a file from version N-1 to N.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_presets.sql"),
+];
 
 /// The schema version this build writes and reads.
 #[allow(clippy::cast_possible_wrap)] // a handful of migrations
@@ -84,4 +87,79 @@ fn describe(conn: &Connection) -> rusqlite::Result<BTreeSet<String>> {
         items.insert(format!("{kind} {name}"));
     }
     Ok(items)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Project, StoreError};
+
+    /// A project as version 1 wrote it: its migration alone, with one install row.
+    fn version_1_file(path: &std::path::Path) {
+        let mut conn = Connection::open(path).unwrap();
+        let tx = conn.transaction().unwrap();
+        tx.execute_batch(MIGRATIONS[0]).unwrap();
+        tx.pragma_update(None, "application_id", APPLICATION_ID)
+            .unwrap();
+        tx.pragma_update(None, "user_version", 1).unwrap();
+        tx.execute_batch(
+            "INSERT INTO imports (file_name, file_path, size_bytes, sha256, kind, mapping, time_zone,
+                 on_bad_rows, rows_read, rows_accepted, rows_rejected, rejected_by_reason,
+                 rejected_examples, notes, imported_at)
+             VALUES ('old.csv', '/old.csv', 10, 'abc', 'installs', '{}', 'UTC', 'abort', 1, 1, 0,
+                 '{}', '[]', '[]', '2024-01-01T00:00:00Z');
+             INSERT INTO raw_user_rows (import_id, line, user_key, time_ms, is_install, channel,
+                 campaign, country, platform, app_version)
+             VALUES (1, 2, 'u1', 1704067200000, 1, 'fb', '', '', '', '');",
+        )
+        .unwrap();
+        tx.commit().unwrap();
+    }
+
+    #[test]
+    fn a_version_1_project_is_migrated_on_open_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.cohort");
+        version_1_file(&path);
+
+        let mut project = Project::open(&path).unwrap();
+        project.rebuild().unwrap();
+        let dataset = project.load_dataset().unwrap();
+        assert_eq!(dataset.users.len(), 1);
+        assert_eq!(dataset.users[0].attrs.channel, "fb");
+        let imports = project.imports().unwrap();
+        assert_eq!(
+            (imports[0].rows_ignored, imports[0].file_name.as_str()),
+            (0, "old.csv")
+        );
+        drop(project);
+
+        let conn = Connection::open(&path).unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn a_newer_project_is_refused_naming_both_versions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new.cohort");
+        drop(Project::create(&path).unwrap());
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        let error = Project::open(&path).unwrap_err();
+        assert!(matches!(error, StoreError::TooNew { .. }));
+        let message = error.to_string();
+        assert!(
+            message.contains(&format!("schema version {}", SCHEMA_VERSION + 1)),
+            "{message}"
+        );
+        assert!(
+            message.contains(&format!("reads up to {SCHEMA_VERSION}")),
+            "{message}"
+        );
+    }
 }

@@ -7,7 +7,7 @@ use egui::{Color32, ComboBox, RichText, Ui};
 use egui_extras::{Column, TableBuilder};
 
 use crate::app::jobs::Preview;
-use crate::import::{mapping_fields, DurationUnit, Field, ImportOptions, OnBadRows, Row};
+use crate::import::{mapping_fields, DurationUnit, Field, ImportOptions, OnBadRows, Preset, Row};
 use crate::model::FileKind;
 use crate::time::format_utc;
 
@@ -82,6 +82,42 @@ pub fn wizard_ui(ui: &mut Ui, wizard: &mut ImportWizard) -> WizardOutcome {
         .num_columns(2)
         .spacing([12.0, 6.0])
         .show(ui, |ui| {
+            ui.label("The export is");
+            let detected = plan.as_ref().and_then(|p| p.rules.preset);
+            let shown = match wizard.options.preset.as_deref() {
+                Some("none") => "plain columns (no preset)".to_owned(),
+                Some(name) => {
+                    Preset::parse(name).map_or_else(|| name.to_owned(), |p| p.title().to_owned())
+                }
+                None => detected.map_or_else(
+                    || "plain columns (no preset recognised)".to_owned(),
+                    |p| format!("{} (recognised)", p.title()),
+                ),
+            };
+            ComboBox::from_id_salt("wizard-preset")
+                .selected_text(shown)
+                .width(420.0)
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(
+                        &mut wizard.options.preset,
+                        None,
+                        "recognise from the header",
+                    );
+                    ui.selectable_value(
+                        &mut wizard.options.preset,
+                        Some("none".to_owned()),
+                        "plain columns (no preset)",
+                    );
+                    for preset in Preset::ALL {
+                        ui.selectable_value(
+                            &mut wizard.options.preset,
+                            Some(preset.name().to_owned()),
+                            preset.title(),
+                        );
+                    }
+                });
+            ui.end_row();
+
             ui.label("The rows are");
             let shown = wizard
                 .options
@@ -280,6 +316,15 @@ fn row_cells(row: &Row) -> Vec<String> {
             r.rate.to_string(),
             String::new(),
         ],
+        Row::Lookup(l) => vec![
+            l.id.clone(),
+            l.name.clone(),
+            l.parent_id.clone().unwrap_or_default(),
+            String::new(),
+        ],
+        Row::Ignored(reason) => vec![format!("ignored: {reason}")],
+        // Several rows from one line: the first is the activity.
+        Row::Multi(rows) => rows.first().map(row_cells).unwrap_or_default(),
     }
 }
 
@@ -290,6 +335,8 @@ fn headers(kind: FileKind) -> [&'static str; 4] {
         FileKind::Installs => ["user", "install time (UTC)", "channel", "campaign"],
         FileKind::Spend => ["date", "channel", "campaign", "amount"],
         FileKind::Rates => ["date", "currency", "rate", ""],
+        FileKind::Campaigns => ["campaign id", "name", "ad network id", ""],
+        FileKind::AdNetworks => ["ad network id", "name", "", ""],
     }
 }
 
