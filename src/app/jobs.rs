@@ -43,6 +43,8 @@ pub struct Preview {
     pub rows: Vec<(u64, Vec<String>)>,
     /// Those rows as the importer reads them with the current choices.
     pub read: Vec<Result<Row, Rejection>>,
+    /// Why the file cannot be imported as chosen (fields left to map by hand).
+    pub problem: Option<String>,
 }
 
 /// Rows shown in the wizard's preview.
@@ -147,7 +149,8 @@ pub fn preview(
 }
 
 fn read_preview(file: &std::path::Path, options: &ImportOptions) -> Result<Preview, String> {
-    let (plan, mut source) = import::plan(file, options).map_err(|e| e.to_string())?;
+    let (plan, mut source, problem) =
+        import::plan_leniently(file, options).map_err(|e| e.to_string())?;
     let tz = match &options.tz {
         Some(name) => name
             .parse()
@@ -177,6 +180,7 @@ fn read_preview(file: &std::path::Path, options: &ImportOptions) -> Result<Previ
         plan,
         rows,
         read,
+        problem: problem.map(|e| e.to_string()),
     })
 }
 

@@ -157,6 +157,18 @@ impl Plan {
 
 /// Opens a file and decides its kind and mapping from the options and its columns.
 pub fn plan(path: &Path, options: &ImportOptions) -> Result<(Plan, Source), ImportError> {
+    match plan_leniently(path, options)? {
+        (_, _, Some(unmappable)) => Err(unmappable),
+        (plan, source, None) => Ok((plan, source)),
+    }
+}
+
+/// Like `plan`, but a file that cannot be mapped still gives its plan, with the reason
+/// beside it: the import wizard then lets the user map the columns by hand.
+pub fn plan_leniently(
+    path: &Path,
+    options: &ImportOptions,
+) -> Result<(Plan, Source, Option<ImportError>), ImportError> {
     let file = display_name(path);
     let source = Source::open(path).map_err(|cause| ImportError::Read {
         file: file.clone(),
@@ -209,7 +221,7 @@ pub fn plan(path: &Path, options: &ImportOptions) -> Result<(Plan, Source), Impo
         None if mapping.has(Field::UserId) => vec![TIME_FIELDS],
         None => vec![Field::UserId.name(), TIME_FIELDS],
     };
-    let Some(kind) = kind.filter(|_| missing.is_empty()) else {
+    let problem = (!missing.is_empty()).then(|| {
         let hint = presets::nearest(&columns).map_or_else(String::new, |p| {
             format!(
                 " (the nearest export we know is {}: --preset {})",
@@ -217,23 +229,22 @@ pub fn plan(path: &Path, options: &ImportOptions) -> Result<(Plan, Source), Impo
                 p.name()
             )
         });
-        return Err(ImportError::Unmappable {
+        ImportError::Unmappable {
             file,
             missing: missing.join(", "),
             columns: columns.join(", "),
             hint,
-        });
+        }
+    });
+    let plan = Plan {
+        columns,
+        format: source.format,
+        // An undecided kind shows as sessions, the most common, for manual mapping.
+        kind: kind.unwrap_or(FileKind::Sessions),
+        mapping,
+        rules,
     };
-    Ok((
-        Plan {
-            columns,
-            format: source.format,
-            kind,
-            mapping,
-            rules,
-        },
-        source,
-    ))
+    Ok((plan, source, problem))
 }
 
 /// Imports one file into the project. Rows are streamed into one transaction; the derived

@@ -240,11 +240,20 @@ pub fn wizard_ui(ui: &mut Ui, wizard: &mut ImportWizard) -> WizardOutcome {
         Some(Err(problem)) => {
             ui.colored_label(Color32::from_rgb(220, 50, 50), problem);
         }
-        Some(Ok(preview)) => preview_table_ui(ui, preview),
+        Some(Ok(preview)) => {
+            if let Some(problem) = &preview.problem {
+                ui.colored_label(Color32::from_rgb(220, 50, 50), problem);
+                ui.weak(
+                    "Pick the columns above (fields marked * are needed), or the kind of rows.",
+                );
+            }
+            preview_table_ui(ui, preview);
+        }
     }
 
     ui.add_space(8.0);
-    let ready = matches!(&wizard.preview, Some(Ok(_))) && !wizard.preview_is_stale();
+    let ready =
+        matches!(&wizard.preview, Some(Ok(p)) if p.problem.is_none()) && !wizard.preview_is_stale();
     let mut outcome = WizardOutcome::Open;
     ui.horizontal(|ui| {
         if ui
