@@ -1,0 +1,188 @@
+//! Writes the rows of one import inside its transaction.
+
+use std::path::PathBuf;
+
+use rusqlite::{params, Transaction};
+
+use super::{
+    count_param, line_param, read_settings, rebuild_in, sqlite, to_json, Result, SettingsError,
+    StoreError,
+};
+use crate::model::{
+    AttrRow, BuildStats, EventRow, ImportRecord, LookupRow, RateRow, SessionRow, SpendRow,
+};
+
+/// Writes the rows of one import inside its transaction.
+pub struct ImportWriter<'a> {
+    pub(super) tx: Transaction<'a>,
+    pub(super) import_id: i64,
+    pub(super) path: PathBuf,
+}
+
+impl ImportWriter<'_> {
+    pub fn session(&mut self, line: u64, row: &SessionRow) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO raw_sessions (import_id, line, user_key, start_ms, end_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    self.import_id,
+                    line_param(line),
+                    row.user,
+                    row.start_ms,
+                    row.end_ms
+                ])
+            })
+            .map_err(sqlite(&self.path))?;
+        Ok(())
+    }
+
+    pub fn event(&mut self, line: u64, row: &EventRow) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO raw_events (import_id, line, user_key, time_ms, event_name, event_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    self.import_id,
+                    line_param(line),
+                    row.user,
+                    row.time_ms,
+                    row.name,
+                    row.event_id
+                ])
+            })
+            .map_err(sqlite(&self.path))?;
+        Ok(())
+    }
+
+    pub fn user_row(&mut self, line: u64, row: &AttrRow) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO raw_user_rows (import_id, line, user_key, time_ms, is_install,
+                    channel, campaign, country, platform, app_version, adds_session)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    self.import_id,
+                    line_param(line),
+                    row.user,
+                    row.time_ms,
+                    row.is_install,
+                    row.attrs.channel,
+                    row.attrs.campaign,
+                    row.attrs.country,
+                    row.attrs.platform,
+                    row.attrs.app_version,
+                    row.adds_session
+                ])
+            })
+            .map_err(sqlite(&self.path))?;
+        Ok(())
+    }
+
+    pub fn spend(&mut self, line: u64, row: &SpendRow) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO spend (import_id, line, date, channel, campaign, amount, currency,
+                    impressions, clicks)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    self.import_id,
+                    line_param(line),
+                    row.date.to_string(),
+                    row.channel,
+                    row.campaign,
+                    row.amount,
+                    row.currency,
+                    row.impressions,
+                    row.clicks
+                ])
+            })
+            .map_err(sqlite(&self.path))?;
+        Ok(())
+    }
+
+    pub fn lookup(&mut self, line: u64, row: &LookupRow) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO lookups (import_id, line, kind, id, name, parent_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    self.import_id,
+                    line_param(line),
+                    row.kind.as_str(),
+                    row.id,
+                    row.name,
+                    row.parent_id
+                ])
+            })
+            .map_err(sqlite(&self.path))?;
+        Ok(())
+    }
+
+    pub fn rate(&mut self, line: u64, row: &RateRow) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO rates (import_id, line, date, currency, rate)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    self.import_id,
+                    line_param(line),
+                    row.date.to_string(),
+                    row.currency,
+                    row.rate
+                ])
+            })
+            .map_err(sqlite(&self.path))?;
+        Ok(())
+    }
+
+    /// Records the outcome in the import log, rebuilds users and sessions, and commits.
+    pub fn finish(self, record: &ImportRecord) -> Result<(i64, BuildStats)> {
+        let path = self.path.clone();
+        let fail = sqlite(&path);
+        self.tx
+            .execute(
+                "UPDATE imports SET rows_read = ?2, rows_accepted = ?3, rows_rejected = ?4,
+                    rejected_by_reason = ?5, rejected_examples = ?6, notes = ?7,
+                    rows_ignored = ?8, ignored_by_reason = ?9
+                 WHERE id = ?1",
+                params![
+                    self.import_id,
+                    count_param(record.rows_read),
+                    count_param(record.rows_accepted),
+                    count_param(record.rows_rejected),
+                    to_json(&record.rejected_by_reason),
+                    to_json(&record.rejected_examples),
+                    to_json(&record.notes),
+                    count_param(record.rows_ignored),
+                    to_json(&record.ignored_by_reason),
+                ],
+            )
+            .map_err(&fail)?;
+        let settings = match read_settings(&self.tx) {
+            Ok(settings) => settings,
+            Err(SettingsError::Sqlite(e)) => return Err(fail(e)),
+            Err(SettingsError::Invalid(what)) => {
+                return Err(StoreError::Invalid {
+                    path: path.display().to_string(),
+                    what,
+                })
+            }
+        };
+        let stats = rebuild_in(&self.tx, &settings).map_err(&fail)?;
+        self.tx.commit().map_err(&fail)?;
+        Ok((self.import_id, stats))
+    }
+}
