@@ -82,12 +82,14 @@ pub enum Command {
     /// Print cohort metrics as JSON or CSV.
     Report {
         project: PathBuf,
+        /// Group users by: none, cohort, channel, campaign, country, platform (or app_version).
         #[arg(long, value_parser = parse_group_by, default_value = "none")]
         by: GroupBy,
+        /// Cohort period for --by cohort: day, week (from Monday) or month.
         #[arg(long, value_parser = parse_grain, default_value = "day")]
         grain: Grain,
-        /// Day-N values, comma separated.
-        #[arg(long, value_delimiter = ',', default_value = "0,1,7,30")]
+        /// Day-N values, comma separated (0 to 3650).
+        #[arg(long, value_delimiter = ',', value_parser = parse_day_n, default_value = "0,1,7,30", allow_hyphen_values = true)]
         days: Vec<u32>,
         #[arg(long, default_value = "json", value_parser = ["json", "csv"])]
         format: String,
@@ -129,6 +131,20 @@ fn parse_group_by(text: &str) -> Result<GroupBy, String> {
     GroupBy::parse(text).ok_or_else(|| {
         "expected none, cohort, channel, campaign, country, platform or app_version".to_owned()
     })
+}
+
+/// The largest day N a report computes: ten years.
+const MAX_DAY_N: u32 = 3650;
+
+fn parse_day_n(text: &str) -> Result<u32, String> {
+    let day: i64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a day number (for example 0,1,7,30)"))?;
+    u32::try_from(day)
+        .ok()
+        .filter(|d| *d <= MAX_DAY_N)
+        .ok_or_else(|| format!("day {day} is out of range: days run from 0 to {MAX_DAY_N}"))
 }
 
 fn parse_grain(text: &str) -> Result<Grain, String> {
@@ -264,6 +280,25 @@ fn import_files(
                     "project now: {} users ({} installs inferred), {} sessions",
                     stats.users, stats.inferred_installs, stats.sessions
                 )?;
+                let notable = [
+                    (
+                        stats.sessions_over_24h,
+                        "sessions over 24 hours (kept, flagged)",
+                    ),
+                    (
+                        stats.sessions_before_install,
+                        "sessions before their install (no day)",
+                    ),
+                    (stats.duplicate_events, "duplicate events (counted once)"),
+                    (stats.reinstalls, "reinstalls"),
+                    (
+                        stats.install_sessions_added,
+                        "installs added as first sessions",
+                    ),
+                ];
+                for (count, what) in notable.into_iter().filter(|(n, _)| *n > 0) {
+                    writeln!(out, "  {count} {what}")?;
+                }
             }
         }
     }
@@ -465,8 +500,7 @@ fn write_csv(report: &Report, request: &ReportRequest, out: &mut dyn Write) -> R
         .iter()
         .map(|s| (*s).to_owned())
         .collect();
-    let per_day = ["sessions_per_user", "retention", "cpm_sessions"];
-    for name in &per_day[..2] {
+    for name in ["sessions_per_user", "retention"] {
         header.extend(request.days.iter().map(|d| format!("{name}_d{d}")));
     }
     header.extend(
@@ -481,6 +515,14 @@ fn write_csv(report: &Report, request: &ReportRequest, out: &mut dyn Write) -> R
         .map(|s| (*s).to_owned()),
     );
     header.extend(request.days.iter().map(|d| format!("cpm_sessions_d{d}")));
+    header.push("p90_session_length_s".to_owned());
+    header.extend(request.days.iter().map(|d| format!("time_per_user_s_d{d}")));
+    header.extend(
+        request
+            .days
+            .iter()
+            .map(|d| format!("cpm_sessions_on_day_d{d}")),
+    );
     writer.write_record(&header)?;
 
     let number = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
@@ -509,6 +551,9 @@ fn write_csv(report: &Report, request: &ReportRequest, out: &mut dyn Write) -> R
             number(group.cpi),
         ]);
         row.extend(day_values(|d| d.cpm_sessions));
+        row.push(number(group.p90_session_length_s));
+        row.extend(day_values(|d| d.time_per_user_s));
+        row.extend(day_values(|d| d.cpm_sessions_on_day));
         writer.write_record(&row)?;
     }
     writer.flush()?;

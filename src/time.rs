@@ -7,18 +7,31 @@
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
 
-/// The UTC instant of a wall-clock time in `tz`.
-pub fn local_to_utc_ms(local: NaiveDateTime, tz: Tz) -> i64 {
+/// The first instant we accept in imported data: nothing an app measured predates Unix
+/// time, and a year like 0 or 9999 is a placeholder, not a date.
+pub const EARLIEST_MS: i64 = 0;
+/// 2100-01-01T00:00:00Z, the end of the accepted range.
+pub const LATEST_MS: i64 = 4_102_444_800_000;
+
+/// Whether an instant lies in the accepted range.
+pub fn in_range(ms: i64) -> bool {
+    (EARLIEST_MS..LATEST_MS).contains(&ms)
+}
+
+/// The UTC instant of a wall-clock time in `tz`; `None` at the edges of the calendar.
+pub fn local_to_utc_ms(local: NaiveDateTime, tz: Tz) -> Option<i64> {
     match tz.from_local_datetime(&local) {
-        chrono::LocalResult::Single(t) => t.timestamp_millis(),
-        chrono::LocalResult::Ambiguous(a, b) => a.timestamp_millis().min(b.timestamp_millis()),
+        chrono::LocalResult::Single(t) => Some(t.timestamp_millis()),
+        chrono::LocalResult::Ambiguous(a, b) => {
+            Some(a.timestamp_millis().min(b.timestamp_millis()))
+        }
         chrono::LocalResult::None => {
             // In a gap: a day earlier is safely before the change in every real zone.
-            let before = local - Duration::days(1);
+            let before = local.checked_sub_signed(Duration::days(1))?;
             let offset = tz.offset_from_utc_datetime(&before).fix();
-            (local - Duration::seconds(i64::from(offset.local_minus_utc())))
-                .and_utc()
-                .timestamp_millis()
+            local
+                .checked_sub_signed(Duration::seconds(i64::from(offset.local_minus_utc())))
+                .map(|t| t.and_utc().timestamp_millis())
         }
     }
 }
@@ -35,7 +48,10 @@ pub fn local_date(ms: i64, tz: Tz) -> NaiveDate {
 /// The first instant of a calendar date in `tz` (its midnight, or the end of a gap that
 /// swallowed midnight).
 pub fn start_of_day_ms(date: NaiveDate, tz: Tz) -> i64 {
-    local_to_utc_ms(date.and_time(chrono::NaiveTime::MIN), tz)
+    let midnight = date.and_time(chrono::NaiveTime::MIN);
+    // Only dates at the very edge of the calendar have no instant in a zone; their UTC
+    // midnight is as good an answer as any there.
+    local_to_utc_ms(midnight, tz).unwrap_or_else(|| midnight.and_utc().timestamp_millis())
 }
 
 /// `2015-12-31T23:59:00Z`, with milliseconds only when there are any.
@@ -48,7 +64,12 @@ pub fn format_utc(ms: i64) -> String {
 }
 
 /// Reads an instant given with an offset or as `Z`, or as a local time in `tz`.
+/// Instants outside the accepted range are `None`.
 pub fn parse_instant(text: &str, tz: Tz) -> Option<i64> {
+    parse_any_instant(text, tz).filter(|ms| in_range(*ms))
+}
+
+fn parse_any_instant(text: &str, tz: Tz) -> Option<i64> {
     let text = text.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Some(t.timestamp_millis());
@@ -60,7 +81,7 @@ pub fn parse_instant(text: &str, tz: Tz) -> Option<i64> {
         "%Y-%m-%d %H:%M",
     ] {
         if let Ok(local) = NaiveDateTime::parse_from_str(text, format) {
-            return Some(local_to_utc_ms(local, tz));
+            return local_to_utc_ms(local, tz);
         }
     }
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
@@ -81,7 +102,7 @@ mod tests {
         // Berlin leaves summer time on 2024-10-27 at 03:00 CEST -> 02:00 CET; 02:30 occurs
         // twice, first at 00:30 UTC (CEST, +2).
         let ms = local_to_utc_ms(local("2024-10-27 02:30:00"), chrono_tz::Europe::Berlin);
-        assert_eq!(format_utc(ms), "2024-10-27T00:30:00Z");
+        assert_eq!(ms.map(format_utc).as_deref(), Some("2024-10-27T00:30:00Z"));
     }
 
     #[test]
@@ -89,7 +110,7 @@ mod tests {
         // Berlin enters summer time on 2024-03-31 at 02:00 CET; 02:30 does not exist.
         // With the offset before (+1) it is 01:30 UTC.
         let ms = local_to_utc_ms(local("2024-03-31 02:30:00"), chrono_tz::Europe::Berlin);
-        assert_eq!(format_utc(ms), "2024-03-31T01:30:00Z");
+        assert_eq!(ms.map(format_utc).as_deref(), Some("2024-03-31T01:30:00Z"));
     }
 
     #[test]

@@ -295,7 +295,9 @@ fn faulty_exports_with_skip_account_for_every_row() {
         record.rows_accepted + record.rows_rejected,
         record.rows_read
     );
-    assert_eq!(record.rejected_by_reason.get("missing user id"), Some(&615));
+    // The 5 completely empty rows are told apart from the 610 with only the id missing.
+    assert_eq!(record.rejected_by_reason.get("missing user id"), Some(&610));
+    assert_eq!(record.rejected_by_reason.get("empty row"), Some(&5));
     assert!(record.rejected_examples.iter().all(|e| e.line >= 2));
 
     // The rejected rows are in the log of the project, for the data-quality report.

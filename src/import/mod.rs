@@ -103,6 +103,8 @@ pub enum ImportError {
         reason: String,
         detail: String,
     },
+    #[error("{file}: the file has a header but no data rows; nothing was imported")]
+    NoRows { file: String },
     #[error("{file}: none of its {rows} rows could be read{first}; nothing was imported")]
     NothingReadable {
         file: String,
@@ -206,7 +208,7 @@ pub fn plan_leniently(
             file: file.clone(),
             message: format!(
                 "--map {field}={column}: no such column; the file's columns are: {}",
-                columns.join(", ")
+                list_columns(&columns)
             ),
         })?;
         mapping.set(*field, index);
@@ -232,7 +234,7 @@ pub fn plan_leniently(
         ImportError::Unmappable {
             file,
             missing: missing.join(", "),
-            columns: columns.join(", "),
+            columns: list_columns(&columns),
             hint,
         }
     });
@@ -358,6 +360,9 @@ pub fn import_file(
                 .to_owned(),
         );
     }
+    if record.rows_read == 0 {
+        return Err(ImportError::NoRows { file });
+    }
     if record.rows_accepted == 0 {
         // Landing an empty import would only block a corrected re-import of the file.
         let first = rejected.first().map_or_else(String::new, |r| {
@@ -370,7 +375,7 @@ pub fn import_file(
         });
     }
     if !rejected.is_empty() {
-        log::warn!(
+        log::info!(
             "{file}: skipped {} rows that could not be read",
             rejected.len()
         );
@@ -465,6 +470,39 @@ fn fingerprint(path: &Path) -> io::Result<(u64, String)> {
     let digest = hasher.finalize();
     let hex = digest.iter().map(|b| format!("{b:02x}")).collect();
     Ok((size, hex))
+}
+
+/// A value as shown in a message: quoted, and cut to a readable length (a 10 MB field
+/// must not become a 10 MB message).
+pub fn shorten(text: &str) -> String {
+    const SHOWN: usize = 60;
+    let count = text.chars().count();
+    if count <= SHOWN {
+        format!("{text:?}")
+    } else {
+        let head: String = text.chars().take(SHOWN).collect();
+        format!("{head:?}... ({count} characters)")
+    }
+}
+
+/// A file's columns for a message: each shortened, and no more than a screenful.
+fn list_columns(columns: &[String]) -> String {
+    const LISTED: usize = 40;
+    let mut shown: Vec<String> = columns
+        .iter()
+        .take(LISTED)
+        .map(|c| {
+            if c.chars().count() > 60 {
+                shorten(c)
+            } else {
+                c.clone()
+            }
+        })
+        .collect();
+    if columns.len() > LISTED {
+        shown.push(format!("and {} more", columns.len() - LISTED));
+    }
+    shown.join(", ")
 }
 
 fn display_name(path: &Path) -> String {

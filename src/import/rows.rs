@@ -136,6 +136,9 @@ impl RowReader {
             reason: reason.to_owned(),
             detail,
         };
+        if fields.iter().all(|f| f.trim().is_empty()) {
+            return Err(reject(("empty row", "every field is empty".to_owned())));
+        }
         match self.kind {
             FileKind::Spend => return self.spend(fields).map_err(reject),
             FileKind::Rates => return self.rate(fields).map_err(reject),
@@ -395,10 +398,12 @@ impl RowReader {
             Field::SessionStart => &mut self.session_start,
             _ => &mut self.session_end,
         };
-        column
-            .read(value, tz)
-            .map(Some)
-            .map_err(|why| ("bad timestamp", format!("column {column_name:?}: {why}")))
+        column.read(value, tz).map(Some).map_err(|(reason, why)| {
+            (
+                reason,
+                format!("column {}: {why}", super::shorten(&column_name)),
+            )
+        })
     }
 
     /// The end wins over a duration; with neither the length is unknown.
@@ -424,16 +429,24 @@ impl RowReader {
             .parse()
             .ok()
             .filter(|v: &f64| v.is_finite())
-            .ok_or_else(|| ("bad duration", format!("{value:?} is not a number")))?;
+            .ok_or_else(|| {
+                (
+                    "bad duration",
+                    format!("{} is not a number", super::shorten(value)),
+                )
+            })?;
         if amount < 0.0 {
-            return Err(("negative duration", format!("duration {value}")));
+            return Err((
+                "negative duration",
+                format!("duration {}", super::shorten(value)),
+            ));
         }
         let millis = (amount * self.duration_unit.millis()).round();
         // Longer than a century is no session length: the unit is surely wrong.
         if millis > 100.0 * 365.0 * 86_400_000.0 {
             return Err((
                 "bad duration",
-                format!("duration {value} is over a century"),
+                format!("duration {} is over a century", super::shorten(value)),
             ));
         }
         #[allow(clippy::cast_possible_truncation)] // bounded just above
@@ -530,7 +543,12 @@ impl RowReader {
         NaiveDate::parse_from_str(head, "%Y-%m-%d")
             .ok()
             .filter(|_| rest.is_empty() || rest.starts_with([' ', 'T']))
-            .ok_or_else(|| ("bad date", format!("{value:?} is not a YYYY-MM-DD date")))
+            .ok_or_else(|| {
+                (
+                    "bad date",
+                    format!("{} is not a YYYY-MM-DD date", super::shorten(value)),
+                )
+            })
     }
 
     fn number(
@@ -561,7 +579,12 @@ impl RowReader {
         text.parse::<f64>()
             .ok()
             .filter(|v| v.is_finite())
-            .ok_or_else(|| ("bad number", format!("{what} {value:?} is not a number")))
+            .ok_or_else(|| {
+                (
+                    "bad number",
+                    format!("{what} {} is not a number", super::shorten(value)),
+                )
+            })
     }
 }
 

@@ -47,6 +47,17 @@ pub enum SourceError {
     Malformed { line: u64, message: String },
     #[error("the file is empty")]
     Empty,
+    /// Reading stopped in the middle: a compressed file cut short, a damaged disk.
+    #[error("the file ends early or is damaged{} ({cause})", after_line(*.last_line))]
+    Broken { last_line: u64, cause: String },
+}
+
+fn after_line(line: u64) -> String {
+    if line > 1 {
+        format!(" after line {line}")
+    } else {
+        String::new()
+    }
 }
 
 /// An open input: its columns, and its records one at a time.
@@ -147,6 +158,10 @@ impl Source {
                     let line = record.position().map_or(0, csv::Position::line) + *line_offset;
                     Some(Ok(csv_fields(record, line, width)))
                 }
+                Err(e) if e.is_io_error() => Some(Err(SourceError::Broken {
+                    last_line: reader.position().line().saturating_sub(1) + *line_offset,
+                    cause: e.to_string(),
+                })),
                 Err(e) => {
                     let line = e.position().map_or(0, csv::Position::line) + *line_offset;
                     Some(Err(SourceError::Malformed {
@@ -346,7 +361,12 @@ fn next_json_line(
             Err(e) if e.kind() == io::ErrorKind::InvalidData => {
                 return Some(Ok((*line, Err("not valid UTF-8 text".to_owned()))));
             }
-            Err(e) => return Some(Err(SourceError::Io(e))),
+            Err(e) => {
+                return Some(Err(SourceError::Broken {
+                    last_line: line.saturating_sub(1),
+                    cause: e.to_string(),
+                }))
+            }
         };
         if text.trim().is_empty() {
             continue;

@@ -4,7 +4,7 @@
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use chrono_tz::Tz;
 
-use crate::time::local_to_utc_ms;
+use crate::time::{in_range, local_to_utc_ms};
 
 /// How the values of one column are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,10 +90,10 @@ impl TimeFormat {
             Self::Local(_) => LOCAL_PATTERNS
                 .iter()
                 .find_map(|p| NaiveDateTime::parse_from_str(value, p).ok())
-                .map(|local| local_to_utc_ms(local, tz)),
+                .and_then(|local| local_to_utc_ms(local, tz)),
             Self::Date => NaiveDate::parse_from_str(value, "%Y-%m-%d")
                 .ok()
-                .map(|d| local_to_utc_ms(d.and_time(chrono::NaiveTime::MIN), tz)),
+                .and_then(|d| local_to_utc_ms(d.and_time(chrono::NaiveTime::MIN), tz)),
         }
     }
 
@@ -141,6 +141,17 @@ fn scale_epoch(value: &str, to_millis: f64, max: f64) -> Option<i64> {
     Some(millis as i64)
 }
 
+/// `-262143-01-01`, `+10000-01-01`: a year no four-digit calendar date has.
+fn signed_or_long_year(value: &str) -> bool {
+    let value = value.trim();
+    let unsigned = value.trim_start_matches(['+', '-']);
+    // A date has a `-` after its year; a bare number is an epoch value, judged by its unit.
+    let Some((year, _)) = unsigned.split_once('-') else {
+        return false;
+    };
+    year.bytes().all(|b| b.is_ascii_digit()) && (value.starts_with(['+', '-']) || year.len() > 4)
+}
+
 /// `…Z` and `… UTC` both mean offset zero.
 fn utc_suffix_to_offset(value: &str) -> String {
     if let Some(head) = value.strip_suffix('Z').or_else(|| value.strip_suffix('z')) {
@@ -163,23 +174,43 @@ impl TimeColumn {
         self.format
     }
 
-    /// The value as UTC milliseconds, or why it cannot be read.
-    pub fn read(&mut self, value: &str, tz: Tz) -> Result<i64, String> {
+    /// The value as UTC milliseconds, or the reason and detail of why it cannot be read.
+    pub fn read(&mut self, value: &str, tz: Tz) -> Result<i64, (&'static str, String)> {
+        let shown = crate::import::shorten(value);
         let format = match self.format {
             Some(format) => format,
             None => {
-                let format = TimeFormat::detect(value)
-                    .ok_or_else(|| format!("{value:?} is not a timestamp we can read"))?;
+                let format = TimeFormat::detect(value).ok_or_else(|| {
+                    (
+                        "bad timestamp",
+                        format!("{shown} is not a timestamp we can read"),
+                    )
+                })?;
                 self.format = Some(format);
                 format
             }
         };
-        format.parse(value, tz).ok_or_else(|| {
-            format!(
-                "{value:?} does not match the column's format ({})",
-                format.describe()
+        let out_of_range = || {
+            (
+                "timestamp out of range",
+                format!("{shown} is outside 1970-01-01 to 2099-12-31 (a placeholder date?)"),
             )
-        })
+        };
+        match format.parse(value, tz) {
+            Some(ms) if in_range(ms) => Ok(ms),
+            Some(_) => Err(out_of_range()),
+            // At the calendar's edge a zone's offset overflows; in UTC it still reads.
+            None if format.parse(value, chrono_tz::UTC).is_some() || signed_or_long_year(value) => {
+                Err(out_of_range())
+            }
+            None => Err((
+                "bad timestamp",
+                format!(
+                    "{shown} does not match the column's format ({})",
+                    format.describe()
+                ),
+            )),
+        }
     }
 }
 
@@ -189,7 +220,10 @@ mod tests {
     use crate::time::format_utc;
 
     fn read(column: &mut TimeColumn, value: &str) -> Result<String, String> {
-        column.read(value, chrono_tz::UTC).map(format_utc)
+        column
+            .read(value, chrono_tz::UTC)
+            .map(format_utc)
+            .map_err(|(_, detail)| detail)
     }
 
     #[test]
@@ -247,7 +281,7 @@ mod tests {
     fn local_times_are_read_in_the_declared_zone() {
         let mut column = TimeColumn::default();
         let ms = column.read("2024-07-01 12:00:00", chrono_tz::America::New_York);
-        assert_eq!(ms.map(format_utc).as_deref(), Ok("2024-07-01T16:00:00Z"));
+        assert_eq!(ms.map(format_utc), Ok("2024-07-01T16:00:00Z".to_owned()));
     }
 
     #[test]

@@ -140,16 +140,17 @@ impl Project {
                 supported: SCHEMA_VERSION,
             });
         }
+        // The structure is checked as it is, before anything is written to the file.
+        schema::check(&project.conn, version).map_err(|reason| StoreError::UnexpectedSchema {
+            path: shown.clone(),
+            reason,
+        })?;
         if version < SCHEMA_VERSION {
             log::info!("migrating {shown} from schema {version} to {SCHEMA_VERSION}");
             let tx = project.conn.transaction().map_err(sqlite(path))?;
             schema::migrate(&tx, version).map_err(sqlite(path))?;
             tx.commit().map_err(sqlite(path))?;
         }
-        schema::check(&project.conn).map_err(|reason| StoreError::UnexpectedSchema {
-            path: shown.clone(),
-            reason,
-        })?;
         log::debug!("opened project {shown}");
         Ok(project)
     }

@@ -32,60 +32,90 @@ pub fn migrate(tx: &Transaction<'_>, from: i64) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Compares the file's tables, indexes and columns with those the migrations create, so
-/// that nothing added by hand (a trigger, a view, an extra column) is ever used.
-pub fn check(conn: &Connection) -> Result<(), String> {
-    let expected = reference_schema().map_err(|e| format!("cannot build the reference: {e}"))?;
+/// Compares every schema object of the file (tables, indexes, triggers, views, SQLite's
+/// own) and its full SQL text with what the migrations up to `version` create, so that
+/// nothing added or changed by hand (a trigger, a view, a constraint, a generated column)
+/// is ever used. Call it before migrating: an unknown file is never written to.
+pub fn check(conn: &Connection, version: i64) -> Result<(), String> {
+    let reference = reference(version).map_err(|e| format!("cannot build the reference: {e}"))?;
+    let expected = describe(&reference).map_err(|e| e.to_string())?;
     let found = describe(conn).map_err(|e| e.to_string())?;
     if expected == found {
         return Ok(());
     }
-    let extra: Vec<_> = found.difference(&expected).cloned().collect();
-    let missing: Vec<_> = expected.difference(&found).cloned().collect();
+    let name = |item: &String| item.split('\n').next().unwrap_or_default().to_owned();
+    let extra: BTreeSet<String> = found.difference(&expected).map(name).collect();
+    let missing: BTreeSet<String> = expected.difference(&found).map(name).collect();
     let mut parts = Vec::new();
-    if !extra.is_empty() {
-        parts.push(format!("unexpected {}", extra.join(", ")));
+    for changed in extra.intersection(&missing) {
+        let detail = changed
+            .strip_prefix("table ")
+            .map(|table| column_changes(&reference, conn, table))
+            .unwrap_or_default();
+        parts.push(format!("changed {changed}{detail}"));
     }
-    if !missing.is_empty() {
-        parts.push(format!("missing {}", missing.join(", ")));
+    let added: Vec<String> = extra.difference(&missing).cloned().collect();
+    if !added.is_empty() {
+        parts.push(format!("unexpected {}", added.join(", ")));
+    }
+    let gone: Vec<String> = missing.difference(&extra).cloned().collect();
+    if !gone.is_empty() {
+        parts.push(format!("missing {}", gone.join(", ")));
     }
     Err(parts.join("; "))
 }
 
-fn reference_schema() -> rusqlite::Result<BTreeSet<String>> {
-    let mut conn = Connection::open_in_memory()?;
-    let tx = conn.transaction()?;
-    migrate(&tx, 0)?;
-    tx.commit()?;
-    describe(&conn)
+/// `(unexpected column users.evil)`, naming hidden and generated columns too.
+fn column_changes(reference: &Connection, conn: &Connection, table: &str) -> String {
+    let columns = |c: &Connection| -> BTreeSet<String> {
+        c.prepare("SELECT name FROM pragma_table_xinfo(?1)")
+            .and_then(|mut stmt| {
+                stmt.query_map([table], |r| r.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<BTreeSet<_>>>()
+            })
+            .unwrap_or_default()
+    };
+    let (want, have) = (columns(reference), columns(conn));
+    let mut notes: Vec<String> = have
+        .difference(&want)
+        .map(|c| format!("unexpected column {table}.{c}"))
+        .collect();
+    notes.extend(
+        want.difference(&have)
+            .map(|c| format!("missing column {table}.{c}")),
+    );
+    if notes.is_empty() {
+        " (its definition differs)".to_owned()
+    } else {
+        format!(" ({})", notes.join(", "))
+    }
 }
 
-/// One line per schema object and per table column, e.g. `table users`,
-/// `column users.install_ms INTEGER`.
-fn describe(conn: &Connection) -> rusqlite::Result<BTreeSet<String>> {
-    let mut items = BTreeSet::new();
-    let mut stmt = conn.prepare(
-        "SELECT type, name FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' ORDER BY name",
-    )?;
-    let objects = stmt
-        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    for (kind, name) in objects {
-        if kind == "table" {
-            let mut columns = conn.prepare("SELECT name, type FROM pragma_table_info(?1)")?;
-            let described = columns
-                .query_map([&name], |r| {
-                    Ok(format!(
-                        "column {name}.{} {}",
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?
-                    ))
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            items.extend(described);
-        }
-        items.insert(format!("{kind} {name}"));
+/// A scratch database with the schema the migrations up to `version` create.
+fn reference(version: i64) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_in_memory()?;
+    for sql in MIGRATIONS
+        .iter()
+        .take(usize::try_from(version).unwrap_or(0))
+    {
+        conn.execute_batch(sql)?;
     }
+    Ok(conn)
+}
+
+/// One item per schema object: `type name` on the first line, its SQL after it.
+fn describe(conn: &Connection) -> rusqlite::Result<BTreeSet<String>> {
+    let mut stmt = conn.prepare("SELECT type, name, coalesce(sql, '') FROM sqlite_schema")?;
+    let items = stmt
+        .query_map([], |r| {
+            Ok(format!(
+                "{} {}\n{}",
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?
+            ))
+        })?
+        .collect::<rusqlite::Result<BTreeSet<_>>>()?;
     Ok(items)
 }
 
