@@ -268,10 +268,17 @@ fn import_files(
         match outcome {
             ImportOutcome::AlreadyImported(previous) => writeln!(
                 out,
-                "{}: already imported on {} as {} (same SHA-256); nothing changed",
+                "{}: already imported on {} as {} (same SHA-256, read as {}{}); nothing changed. \
+                 To read it again with other options, remove that import first \
+                 (Data view of the window).",
                 file.display(),
                 previous.imported_at,
-                previous.file_name
+                previous.file_name,
+                previous.kind,
+                previous
+                    .duration_unit
+                    .as_deref()
+                    .map_or_else(String::new, |u| format!(", durations in {u}"))
             )?,
             ImportOutcome::Imported { record, stats } => {
                 write_import_summary(out, &record)?;

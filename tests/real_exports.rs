@@ -399,3 +399,42 @@ fn retentioneering_sessions_match_the_files_session_ids() {
     );
     assert_eq!(ours, theirs);
 }
+
+/// An import read with the wrong duration unit is taken out and the file read again.
+#[test]
+fn an_import_can_be_removed_and_read_again_with_other_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut project = Project::create(&dir.path().join("redo.cohort")).unwrap();
+    let sessions = real("intendo_super_jetroid/all_sessions_small.csv");
+    let seconds = ImportOptions {
+        kind: Some(FileKind::Sessions),
+        ..ImportOptions::default()
+    };
+    let ImportOutcome::Imported { record, .. } = import(&mut project, &sessions, &seconds).unwrap()
+    else {
+        panic!("not imported")
+    };
+    // Read as seconds, the file's first session (YMKOHGVFZWLJ836, 12.8 min) is 12.8 s long.
+    let first_length = |p: &Project| {
+        let data = p.load_dataset().unwrap();
+        let user = data
+            .users
+            .iter()
+            .position(|u| u.key == "YMKOHGVFZWLJ836")
+            .unwrap();
+        data.sessions
+            .iter()
+            .find(|s| s.user as usize == user)
+            .and_then(cohort_explorer::model::Session::length_ms)
+    };
+    assert_eq!(first_length(&project), Some(12_800));
+
+    let stats = project.remove_import(record.id).unwrap();
+    assert_eq!((stats.users, stats.sessions), (0, 0));
+    assert!(project.imports().unwrap().is_empty());
+
+    import(&mut project, &sessions, &intendo_sessions_options()).unwrap();
+    assert_eq!(first_length(&project), Some(768_000));
+    assert_eq!(project.load_dataset().unwrap().sessions.len(), 61_465);
+    assert!(project.remove_import(999).is_err());
+}

@@ -323,8 +323,43 @@ impl CohortApp {
         }
     }
 
+    fn confirm_removal_ui(&mut self, ctx: &Context) {
+        let Some((id, file)) = self.confirm_removal.clone() else {
+            return;
+        };
+        let mut answer = None;
+        egui::Window::new("Remove import")
+            .collapsible(false)
+            .resizable(false)
+            .show(ctx, |ui| {
+                ui.label(format!(
+                    "Take the rows of {file} out of the project? Users and sessions are rebuilt \
+                     from the other imports; the file on disk is not touched."
+                ));
+                ui.horizontal(|ui| {
+                    if ui.button("Remove").clicked() {
+                        answer = Some(true);
+                    }
+                    if ui.button("Keep").clicked() {
+                        answer = Some(false);
+                    }
+                });
+            });
+        match answer {
+            Some(true) => {
+                self.confirm_removal = None;
+                if let Some(project) = self.summary.as_ref().map(|s| s.path.clone()) {
+                    self.start_job(jobs::remove_import(project, id, wake(ctx)));
+                }
+            }
+            Some(false) => self.confirm_removal = None,
+            None => {}
+        }
+    }
+
     pub(super) fn windows(&mut self, ctx: &Context) {
         self.path_prompt_ui(ctx);
+        self.confirm_removal_ui(ctx);
         if let Some(wizard) = &mut self.wizard {
             let mut outcome = ui::import_wizard::WizardOutcome::Open;
             egui::Window::new("Import")

@@ -201,6 +201,30 @@ pub fn save_settings(
     })
 }
 
+/// Takes one import out of the project.
+pub fn remove_import(
+    project: PathBuf,
+    id: i64,
+    wake: impl Fn() + Send + 'static,
+) -> std::io::Result<Job> {
+    Job::spawn(
+        "Removing the import",
+        "remove-import",
+        wake,
+        move |send, _| {
+            let result = Project::open(&project)
+                .and_then(|mut store| store.remove_import(id))
+                .map(|_| ())
+                .map_err(|e| e.to_string());
+            let changed = result.is_ok();
+            send(JobEvent::SettingsSaved(
+                result.map_err(|e| format!("the import was not removed: {e}")),
+            ));
+            send(JobEvent::Finished { changed });
+        },
+    )
+}
+
 /// Writes the demo project (first start).
 pub fn write_demo(path: PathBuf, wake: impl Fn() + Send + 'static) -> std::io::Result<Job> {
     Job::spawn("Writing the demo project", "demo", wake, move |send, _| {

@@ -125,6 +125,8 @@ pub struct CohortApp {
     screenshot: Arc<Mutex<Option<Arc<egui::ColorImage>>>>,
     notice: Option<Notice>,
     path_prompt: Option<PathPrompt>,
+    /// An import the user asked to remove, waiting for confirmation.
+    confirm_removal: Option<(i64, String)>,
 }
 
 /// Asks for a path in the window when the desktop has no file dialog.
@@ -196,6 +198,7 @@ impl CohortApp {
             screenshot: Arc::new(Mutex::new(None)),
             notice: None,
             path_prompt: None,
+            confirm_removal: None,
         };
         app.open_initial_project(ctx);
         app
@@ -640,6 +643,7 @@ impl CohortApp {
                         wake();
                     });
                 }
+                Action::RemoveImport { id, file } => self.confirm_removal = Some((id, file)),
                 Action::DrillDown { channel } => {
                     self.state.filters.channel = Some(channel);
                     self.state.filters.campaign = None;

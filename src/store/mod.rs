@@ -318,6 +318,40 @@ impl Project {
         })
     }
 
+    /// Takes one import out of the project: its rows and its log entry go, users and
+    /// sessions are rebuilt, all in one transaction. The file can then be imported again
+    /// (with other options, say).
+    pub fn remove_import(&mut self, id: i64) -> Result<BuildStats> {
+        let settings = self.settings()?;
+        let path = self.path.clone();
+        let tx = self.conn.transaction().map_err(sqlite(&path))?;
+        for table in [
+            "raw_sessions",
+            "raw_events",
+            "raw_user_rows",
+            "spend",
+            "rates",
+            "lookups",
+        ] {
+            // The table names are ours, not the file's.
+            tx.execute(&format!("DELETE FROM {table} WHERE import_id = ?1"), [id])
+                .map_err(sqlite(&path))?;
+        }
+        let removed = tx
+            .execute("DELETE FROM imports WHERE id = ?1", [id])
+            .map_err(sqlite(&path))?;
+        if removed == 0 {
+            return Err(StoreError::Invalid {
+                path: path.display().to_string(),
+                what: format!("there is no import {id}"),
+            });
+        }
+        let stats = rebuild_in(&tx, &settings).map_err(sqlite(&path))?;
+        tx.commit().map_err(sqlite(&path))?;
+        log::info!("removed import {id} from {}", path.display());
+        Ok(stats)
+    }
+
     /// Rebuilds users and sessions from the raw rows with the current settings.
     pub fn rebuild(&mut self) -> Result<BuildStats> {
         let settings = self.settings()?;

@@ -19,7 +19,13 @@ pub fn data_ui(ui: &mut Ui, summary: &ProjectSummary, actions: &mut Vec<Action>)
         .column(Column::auto().at_least(60.0))
         .column(Column::auto().at_least(140.0))
         .columns(Column::auto().at_least(60.0), 4)
-        .column(Column::remainder().at_least(200.0).clip(true))
+        .column(
+            Column::initial(260.0)
+                .at_least(120.0)
+                .clip(true)
+                .resizable(true),
+        )
+        .column(Column::remainder().at_least(90.0))
         .header(22.0, |mut header| {
             for title in [
                 "File",
@@ -30,6 +36,7 @@ pub fn data_ui(ui: &mut Ui, summary: &ProjectSummary, actions: &mut Vec<Action>)
                 "Rejected",
                 "Zone",
                 "Rejected by reason",
+                "",
             ] {
                 header.col(|ui| {
                     ui.strong(title);
@@ -77,6 +84,17 @@ pub fn data_ui(ui: &mut Ui, summary: &ProjectSummary, actions: &mut Vec<Action>)
                             ui.label(text);
                         });
                     }
+                    row.col(|ui| {
+                        let remove = ui.small_button("Remove...").on_hover_text(
+                            "Take this import's rows out of the project, to import the file again",
+                        );
+                        if remove.clicked() {
+                            actions.push(Action::RemoveImport {
+                                id: record.id,
+                                file: record.file_name.clone(),
+                            });
+                        }
+                    });
                 });
             }
         });

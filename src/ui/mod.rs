@@ -61,6 +61,8 @@ pub enum Action {
     SavePlot { name: String, rect: Rect },
     /// Show a channel's campaigns.
     DrillDown { channel: String },
+    /// Ask whether to take an import out of the project.
+    RemoveImport { id: i64, file: String },
 }
 
 /// A table as text, for CSV export and the clipboard.
