@@ -20,132 +20,111 @@ pub struct ImportWriter<'a> {
 }
 
 impl ImportWriter<'_> {
-    pub fn session(&mut self, line: u64, row: &SessionRow) -> Result<()> {
+    /// Runs one prepared insert of this import.
+    fn insert(&self, sql: &str, values: impl rusqlite::Params) -> Result<()> {
         self.tx
-            .prepare_cached(
-                "INSERT INTO raw_sessions (import_id, line, user_key, start_ms, end_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    self.import_id,
-                    line_param(line),
-                    row.user,
-                    row.start_ms,
-                    row.end_ms
-                ])
-            })
+            .prepare_cached(sql)
+            .and_then(|mut statement| statement.execute(values))
             .map_err(sqlite(&self.path))?;
         Ok(())
+    }
+
+    pub fn session(&mut self, line: u64, row: &SessionRow) -> Result<()> {
+        self.insert(
+            "INSERT INTO raw_sessions (import_id, line, user_key, start_ms, end_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                self.import_id,
+                line_param(line),
+                row.user,
+                row.start_ms,
+                row.end_ms
+            ],
+        )
     }
 
     pub fn event(&mut self, line: u64, row: &EventRow) -> Result<()> {
-        self.tx
-            .prepare_cached(
-                "INSERT INTO raw_events (import_id, line, user_key, time_ms, event_name, event_id)
+        self.insert(
+            "INSERT INTO raw_events (import_id, line, user_key, time_ms, event_name, event_id)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    self.import_id,
-                    line_param(line),
-                    row.user,
-                    row.time_ms,
-                    row.name,
-                    row.event_id
-                ])
-            })
-            .map_err(sqlite(&self.path))?;
-        Ok(())
+            params![
+                self.import_id,
+                line_param(line),
+                row.user,
+                row.time_ms,
+                row.name,
+                row.event_id
+            ],
+        )
     }
 
     pub fn user_row(&mut self, line: u64, row: &AttrRow) -> Result<()> {
-        self.tx
-            .prepare_cached(
-                "INSERT INTO raw_user_rows (import_id, line, user_key, time_ms, is_install,
+        self.insert(
+            "INSERT INTO raw_user_rows (import_id, line, user_key, time_ms, is_install,
                     channel, campaign, country, platform, app_version, adds_session)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    self.import_id,
-                    line_param(line),
-                    row.user,
-                    row.time_ms,
-                    row.is_install,
-                    row.attrs.channel,
-                    row.attrs.campaign,
-                    row.attrs.country,
-                    row.attrs.platform,
-                    row.attrs.app_version,
-                    row.adds_session
-                ])
-            })
-            .map_err(sqlite(&self.path))?;
-        Ok(())
+            params![
+                self.import_id,
+                line_param(line),
+                row.user,
+                row.time_ms,
+                row.is_install,
+                row.attrs.channel,
+                row.attrs.campaign,
+                row.attrs.country,
+                row.attrs.platform,
+                row.attrs.app_version,
+                row.adds_session
+            ],
+        )
     }
 
     pub fn spend(&mut self, line: u64, row: &SpendRow) -> Result<()> {
-        self.tx
-            .prepare_cached(
-                "INSERT INTO spend (import_id, line, date, channel, campaign, amount, currency,
+        self.insert(
+            "INSERT INTO spend (import_id, line, date, channel, campaign, amount, currency,
                     impressions, clicks)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    self.import_id,
-                    line_param(line),
-                    row.date.to_string(),
-                    row.channel,
-                    row.campaign,
-                    row.amount,
-                    row.currency,
-                    row.impressions,
-                    row.clicks
-                ])
-            })
-            .map_err(sqlite(&self.path))?;
-        Ok(())
+            params![
+                self.import_id,
+                line_param(line),
+                row.date.to_string(),
+                row.channel,
+                row.campaign,
+                row.amount,
+                row.currency,
+                row.impressions,
+                row.clicks
+            ],
+        )
     }
 
     pub fn lookup(&mut self, line: u64, row: &LookupRow) -> Result<()> {
-        self.tx
-            .prepare_cached(
-                "INSERT INTO lookups (import_id, line, kind, id, name, parent_id)
+        self.insert(
+            "INSERT INTO lookups (import_id, line, kind, id, name, parent_id)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    self.import_id,
-                    line_param(line),
-                    row.kind.as_str(),
-                    row.id,
-                    row.name,
-                    row.parent_id
-                ])
-            })
-            .map_err(sqlite(&self.path))?;
-        Ok(())
+            params![
+                self.import_id,
+                line_param(line),
+                row.kind.as_str(),
+                row.id,
+                row.name,
+                row.parent_id
+            ],
+        )
     }
 
     pub fn rate(&mut self, line: u64, row: &RateRow) -> Result<()> {
-        self.tx
-            .prepare_cached(
-                "INSERT INTO rates (import_id, line, date, currency, rate)
+        self.insert(
+            "INSERT INTO rates (import_id, line, date, currency, rate)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    self.import_id,
-                    line_param(line),
-                    row.date.to_string(),
-                    row.currency,
-                    row.rate
-                ])
-            })
-            .map_err(sqlite(&self.path))?;
-        Ok(())
+            params![
+                self.import_id,
+                line_param(line),
+                row.date.to_string(),
+                row.currency,
+                row.rate
+            ],
+        )
     }
 
     /// Records the outcome in the import log, rebuilds users and sessions, and commits.
