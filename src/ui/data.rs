@@ -65,6 +65,12 @@ pub fn data_ui(ui: &mut Ui, summary: &ProjectSummary, actions: &mut Vec<Action>)
                         .rejected_by_reason
                         .iter()
                         .map(|(reason, count)| format!("{reason}: {count}"))
+                        .chain(
+                            record
+                                .ignored_by_reason
+                                .iter()
+                                .map(|(reason, count)| format!("ignored, {reason}: {count}")),
+                        )
                         .collect::<Vec<_>>()
                         .join("; ");
                     for text in [
@@ -202,6 +208,14 @@ fn quality_table(summary: &ProjectSummary) -> TableData {
         (
             "Events excluded from activity".to_owned(),
             fmt_count(b.excluded_events),
+        ),
+        (
+            "Installs added as first sessions (exports without the first launch)".to_owned(),
+            fmt_count(b.install_sessions_added),
+        ),
+        (
+            "Rows read but not counted (ad clicks, other events)".to_owned(),
+            fmt_count(summary.imports.iter().map(|r| r.rows_ignored).sum()),
         ),
         (
             "Users with no activity left".to_owned(),

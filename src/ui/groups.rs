@@ -268,9 +268,11 @@ pub fn groups_ui(
     ui.columns(2, |cols| {
         let response = cols[0].scope(|ui| {
             Plot::new(format!("{what}-spu"))
+                .include_y(0.0)
                 .height(plot_height)
                 .legend(Legend::default())
                 .y_axis_min_width(56.0)
+                .grid_spacing(egui::Rangef::new(16.0, 120.0))
                 .x_axis_label("day N")
                 .y_axis_label("sessions per user, through day N")
                 .label_formatter(|hover| match hover {
@@ -325,6 +327,7 @@ pub fn groups_ui(
             Plot::new(format!("{what}-cpm"))
                 .height(plot_height)
                 .y_axis_min_width(56.0)
+                .grid_spacing(egui::Rangef::new(16.0, 120.0))
                 .x_axis_label(if campaigns { "campaign" } else { "channel" })
                 .y_axis_label("CPM D7 sessions (spend per 1000 sessions)")
                 .x_axis_formatter(move |mark, _| {

@@ -122,6 +122,7 @@ pub fn overview_ui(
         Plot::new("overview-lengths")
             .height(220.0)
             .y_axis_min_width(56.0)
+            .grid_spacing(egui::Rangef::new(16.0, 120.0))
             .x_axis_label("session length")
             .y_axis_label("sessions")
             .x_axis_formatter(move |mark, _| bin_label(&labels, mark.value))

@@ -91,6 +91,7 @@ pub fn sessions_ui(
                         .height(height)
                         .legend(Legend::default())
                         .y_axis_min_width(56.0)
+                        .grid_spacing(egui::Rangef::new(16.0, 120.0))
                         .x_axis_label(x_label)
                         .y_axis_label(y_label)
                         .x_axis_formatter(move |mark, _| bin_label(&labels, mark.value))
