@@ -40,7 +40,8 @@ impl CohortApp {
                     }
                 });
                 ui.separator();
-                let can_write = self.summary.is_some() && self.job.is_none();
+                let can_write =
+                    self.summary.as_ref().is_some_and(|s| !s.read_only) && self.job.is_none();
                 if ui
                     .add_enabled(
                         can_write,
@@ -157,6 +158,10 @@ impl CohortApp {
                 .unwrap_or_default();
             ui.label(RichText::new(name).strong())
                 .on_hover_text(summary.path.display().to_string());
+            if summary.read_only {
+                ui.colored_label(egui::Color32::from_rgb(230, 140, 0), "read-only")
+                    .on_hover_text("The file is on read-only media or not writable: it can be viewed, not changed");
+            }
             ui.weak(format!(
                 "{} users · {} sessions · day N: {} · zone {} · data end {}",
                 ui::fmt_count(summary.users as u64),

@@ -511,6 +511,14 @@ impl CohortApp {
             self.tell("Open or create a project before importing".to_owned(), true);
             return;
         }
+        if self.summary.as_ref().is_some_and(|s| s.read_only) {
+            self.tell(
+                "This project is read-only: copy it to a writable folder to import into it"
+                    .to_owned(),
+                true,
+            );
+            return;
+        }
         let (files, missing): (Vec<PathBuf>, Vec<PathBuf>) =
             files.into_iter().partition(|f| f.is_file());
         if let Some(first) = missing.first() {

@@ -66,6 +66,8 @@ pub struct ProjectSummary {
     pub data_end_ms: Option<i64>,
     pub imports: Vec<ImportRecord>,
     pub quality: QualityReport,
+    /// The file cannot be written: imports and settings are off.
+    pub read_only: bool,
 }
 
 pub enum Request {
@@ -165,10 +167,15 @@ fn serve(inbox: &Receiver<Request>, outbox: &SyncSender<Response>, wake: &dyn Fn
 }
 
 fn load(path: &Path, dataset: &mut Option<Dataset>) -> Response {
-    let loaded =
-        Project::open(path).and_then(|project| Ok((project.load_dataset()?, project.imports()?)));
+    let loaded = Project::open(path).and_then(|project| {
+        Ok((
+            project.load_dataset()?,
+            project.imports()?,
+            project.is_read_only(),
+        ))
+    });
     match loaded {
-        Ok((data, imports)) => {
+        Ok((data, imports, read_only)) => {
             let prepared = Prepared::new(&data);
             let summary = ProjectSummary {
                 path: path.to_owned(),
@@ -179,6 +186,7 @@ fn load(path: &Path, dataset: &mut Option<Dataset>) -> Response {
                 data_end_ms: data.data_end_ms(),
                 imports,
                 quality: metrics::quality(&prepared),
+                read_only,
             };
             log::info!(
                 "loaded {}: {} users, {} sessions",

@@ -43,6 +43,8 @@ pub enum StoreError {
     },
     #[error("{path}: {what}")]
     Invalid { path: String, what: String },
+    #[error("{path}: the project is read-only (read-only medium or no write permission); it can be viewed but not changed")]
+    ReadOnly { path: String },
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -51,6 +53,8 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct Project {
     conn: Connection,
     path: PathBuf,
+    /// On read-only media or without write permission: readable, never written.
+    read_only: bool,
 }
 
 impl std::fmt::Debug for Project {
@@ -84,6 +88,7 @@ impl Project {
         let mut project = Self {
             conn,
             path: path.to_owned(),
+            read_only: false,
         };
         project.harden()?;
         let tx = project.conn.transaction().map_err(sqlite(path))?;
@@ -112,6 +117,7 @@ impl Project {
         let mut project = Self {
             conn,
             path: path.to_owned(),
+            read_only: false,
         };
         project.harden()?;
 
@@ -145,6 +151,20 @@ impl Project {
             path: shown.clone(),
             reason,
         })?;
+        // SQLite opens a file it cannot write read-only; say so rather than fail later.
+        project.read_only = project
+            .conn
+            .is_readonly(rusqlite::MAIN_DB)
+            .map_err(sqlite(path))?;
+        if project.read_only && version < SCHEMA_VERSION {
+            return Err(StoreError::Invalid {
+                path: shown,
+                what: format!(
+                    "the project was written by an older version (schema {version}) and is \
+                     read-only, so it cannot be upgraded; copy it to a writable folder first"
+                ),
+            });
+        }
         if version < SCHEMA_VERSION {
             log::info!("migrating {shown} from schema {version} to {SCHEMA_VERSION}");
             let tx = project.conn.transaction().map_err(sqlite(path))?;
@@ -157,6 +177,20 @@ impl Project {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Whether the project can only be read (read-only medium, no write permission).
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    fn writable(&self) -> Result<()> {
+        if self.read_only {
+            return Err(StoreError::ReadOnly {
+                path: self.path.display().to_string(),
+            });
+        }
+        Ok(())
     }
 
     /// Defensive settings for files we did not write ourselves (SPEC section 8).
@@ -205,6 +239,7 @@ impl Project {
     /// Saves settings, rebuilding sessions in the same transaction when a setting that
     /// shapes them changed (timeout, excluded events).
     pub fn save_settings(&mut self, settings: &Settings) -> Result<()> {
+        self.writable()?;
         let before = self.settings()?;
         let needs_rebuild = before.timeout_minutes != settings.timeout_minutes
             || before.excluded_events != settings.excluded_events;
@@ -288,6 +323,7 @@ impl Project {
     /// Starts an import: everything written through the returned writer lands together
     /// when it is finished, or not at all when it is dropped.
     pub fn begin_import(&mut self, record: &ImportRecord) -> Result<ImportWriter<'_>> {
+        self.writable()?;
         let path = self.path.clone();
         let tx = self.conn.transaction().map_err(sqlite(&path))?;
         tx.execute(
@@ -322,6 +358,7 @@ impl Project {
     /// sessions are rebuilt, all in one transaction. The file can then be imported again
     /// (with other options, say).
     pub fn remove_import(&mut self, id: i64) -> Result<BuildStats> {
+        self.writable()?;
         let settings = self.settings()?;
         let path = self.path.clone();
         let tx = self.conn.transaction().map_err(sqlite(&path))?;
@@ -354,6 +391,7 @@ impl Project {
 
     /// Rebuilds users and sessions from the raw rows with the current settings.
     pub fn rebuild(&mut self) -> Result<BuildStats> {
+        self.writable()?;
         let settings = self.settings()?;
         let path = self.path.clone();
         let tx = self.conn.transaction().map_err(sqlite(&path))?;
