@@ -11,7 +11,9 @@ mod writer;
 use std::path::{Path, PathBuf};
 
 use rusqlite::config::DbConfig;
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
+use rusqlite::{
+    params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior,
+};
 
 use crate::model::{BuildStats, Dataset, DayConvention, ImportRecord, Settings};
 
@@ -91,7 +93,10 @@ impl Project {
             read_only: false,
         };
         project.harden()?;
-        let tx = project.conn.transaction().map_err(sqlite(path))?;
+        let tx = project
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sqlite(path))?;
         schema::migrate(&tx, 0).map_err(sqlite(path))?;
         tx.commit().map_err(sqlite(path))?;
         log::info!("created project {}", path.display());
@@ -167,7 +172,10 @@ impl Project {
         }
         if version < SCHEMA_VERSION {
             log::info!("migrating {shown} from schema {version} to {SCHEMA_VERSION}");
-            let tx = project.conn.transaction().map_err(sqlite(path))?;
+            let tx = project
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(sqlite(path))?;
             schema::migrate(&tx, version).map_err(sqlite(path))?;
             tx.commit().map_err(sqlite(path))?;
         }
@@ -209,7 +217,8 @@ impl Project {
             .set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_VIEW, false)
             .map_err(sqlite(&path))?;
         // Another window or a command-line import may be writing: wait for it rather than
-        // fail at once with "database is locked".
+        // fail at once with "database is locked". Writes begin IMMEDIATE so that a waiting
+        // writer queues for the lock instead of deadlocking on an upgrade.
         self.conn
             .busy_timeout(std::time::Duration::from_secs(10))
             .map_err(sqlite(&path))?;
@@ -245,7 +254,10 @@ impl Project {
             || before.excluded_events != settings.excluded_events;
 
         let path = self.path.clone();
-        let tx = self.conn.transaction().map_err(sqlite(&path))?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sqlite(&path))?;
         write_settings(&tx, settings).map_err(sqlite(&path))?;
         if needs_rebuild {
             rebuild_in(&tx, settings).map_err(sqlite(&path))?;
@@ -325,7 +337,10 @@ impl Project {
     pub fn begin_import(&mut self, record: &ImportRecord) -> Result<ImportWriter<'_>> {
         self.writable()?;
         let path = self.path.clone();
-        let tx = self.conn.transaction().map_err(sqlite(&path))?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sqlite(&path))?;
         tx.execute(
             "INSERT INTO imports (file_name, file_path, size_bytes, sha256, kind, preset, mapping,
                 time_zone, duration_unit, on_bad_rows, rows_read, rows_accepted, rows_rejected,
@@ -361,7 +376,10 @@ impl Project {
         self.writable()?;
         let settings = self.settings()?;
         let path = self.path.clone();
-        let tx = self.conn.transaction().map_err(sqlite(&path))?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sqlite(&path))?;
         for table in [
             "raw_sessions",
             "raw_events",
@@ -394,7 +412,10 @@ impl Project {
         self.writable()?;
         let settings = self.settings()?;
         let path = self.path.clone();
-        let tx = self.conn.transaction().map_err(sqlite(&path))?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sqlite(&path))?;
         let stats = rebuild_in(&tx, &settings).map_err(sqlite(&path))?;
         tx.commit().map_err(sqlite(&path))?;
         Ok(stats)

@@ -1,0 +1,134 @@
+//! A settings change killed in the middle of its rebuild, and two writers at once: the
+//! project stays whole and readable either way.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_cohort-explorer");
+
+fn cli(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().unwrap()
+}
+
+/// Events of `users` users, one every 20 minutes with a 45-minute gap every fourth, so a
+/// shorter timeout splits sessions and the rebuild has real work to do.
+fn write_events(path: &Path, users: u32, per_user: u32) {
+    let mut text = String::from("user_id,event_time,event_name\n");
+    for u in 0..users {
+        let mut minute = 0u32;
+        for e in 0..per_user {
+            minute += if e % 4 == 3 { 45 } else { 20 };
+            text.push_str(&format!(
+                "user{u:05},2024-03-{:02} {:02}:{:02}:00,tap\n",
+                1 + (minute / 1440) % 28,
+                (minute / 60) % 24,
+                minute % 60
+            ));
+        }
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+fn integrity(project: &Path) -> String {
+    let conn = rusqlite::Connection::open(project).unwrap();
+    conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn a_settings_rebuild_killed_midway_leaves_the_project_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.csv");
+    write_events(&events, 4000, 40);
+    let project = dir.path().join("p.cohort");
+    let p = project.to_str().unwrap();
+    let out = cli(&["import", p, events.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let before = cli(&["report", p]).stdout;
+
+    // Kill `settings --timeout 40` (which rebuilds 160,000 events into sessions) at
+    // several moments; count the kills that landed while it was still running.
+    let mut landed = 0;
+    for wait in [10, 50, 150, 400, 900] {
+        let mut child = Command::new(BIN)
+            .args(["settings", p, "--timeout", "40"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(wait));
+        if child.try_wait().unwrap().is_none() {
+            landed += 1;
+            child.kill().unwrap();
+            child.wait().unwrap();
+            assert_eq!(cli(&["report", p]).stdout, before, "killed after {wait} ms");
+            assert_eq!(integrity(&project), "ok");
+        } else {
+            // It finished: put the setting back for the next round.
+            let out = cli(&["settings", p, "--timeout", "30"]);
+            assert!(out.status.success());
+        }
+    }
+    assert!(landed >= 2, "only {landed} kills landed during the rebuild");
+
+    // Done for real, the longer timeout merges the 45-minute gaps: fewer sessions.
+    let out = cli(&["settings", p, "--timeout", "50"]);
+    assert!(out.status.success());
+    assert_ne!(cli(&["report", p]).stdout, before);
+}
+
+#[test]
+fn two_imports_at_once_wait_for_each_other_and_both_land() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("p.cohort");
+    let p = project.to_str().unwrap();
+    let first = dir.path().join("first.csv");
+    write_events(&first, 1500, 40);
+    let second = dir.path().join("second.csv");
+    std::fs::write(&second, "user_id,event_time\nother,2024-03-05 10:00:00\n").unwrap();
+    let out = cli(&["import", p, second.to_str().unwrap()]);
+    assert!(out.status.success());
+    let seed = dir.path().join("seed.csv");
+    std::fs::write(&seed, "user_id,event_time\nseed,2024-03-01 09:00:00\n").unwrap();
+
+    // The big import holds the write lock; the small one, started meanwhile, waits.
+    let big = Command::new(BIN)
+        .args(["import", p, first.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    let small = cli(&["import", p, seed.to_str().unwrap()]);
+    let big = big.wait_with_output().unwrap();
+    assert!(
+        big.status.success(),
+        "{}",
+        String::from_utf8_lossy(&big.stderr)
+    );
+    assert!(
+        small.status.success(),
+        "{}",
+        String::from_utf8_lossy(&small.stderr)
+    );
+    assert!(started.elapsed() < Duration::from_secs(60));
+
+    assert_eq!(integrity(&project), "ok");
+    let conn = rusqlite::Connection::open(&project).unwrap();
+    let imports: i64 = conn
+        .query_row("SELECT count(*) FROM imports", [], |r| r.get(0))
+        .unwrap();
+    let users: i64 = conn
+        .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
+        .unwrap();
+    // second.csv, first.csv (1500 users) and seed.csv.
+    assert_eq!((imports, users), (3, 1502));
+}
