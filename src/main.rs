@@ -16,10 +16,32 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // `report ... | head` closes the pipe early: that is the reader's choice, not a failure.
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             // One line, as scripts expect: the chain of causes joined.
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        let kind = cause
+            .downcast_ref::<std::io::Error>()
+            .map(std::io::Error::kind)
+            .or_else(|| {
+                cause
+                    .downcast_ref::<serde_json::Error>()
+                    .and_then(serde_json::Error::io_error_kind)
+            })
+            .or_else(
+                || match cause.downcast_ref::<csv::Error>().map(csv::Error::kind) {
+                    Some(csv::ErrorKind::Io(e)) => Some(e.kind()),
+                    _ => None,
+                },
+            );
+        kind == Some(std::io::ErrorKind::BrokenPipe)
+    })
 }
