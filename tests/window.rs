@@ -317,3 +317,39 @@ fn a_file_imported_through_the_wizard_lands_in_the_project() {
         13
     );
 }
+
+/// A file dropped from the file manager, as the windowing layer hands it to egui.
+#[derive(Debug)]
+struct Dropped(PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+#[test]
+fn a_file_dropped_on_the_window_opens_the_import_wizard() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = fixture(dir.path());
+    let more = write(dir.path(), "dropped_sessions.csv", MORE_SESSIONS);
+    let mut harness = harness(dir.path(), project, Vec::new());
+    settle(&mut harness);
+
+    harness
+        .input_mut()
+        .dropped_files
+        .push(std::sync::Arc::new(Dropped(more)));
+    settle(&mut harness);
+    assert!(shows(&harness, "dropped_sessions.csv"));
+    assert!(shows(&harness, "The first rows, as they will be read"));
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::Button, "Import")
+        .click();
+    settle(&mut harness);
+    assert_eq!(harness.state().summary().map(|s| s.sessions), Some(13));
+}
