@@ -26,6 +26,7 @@ pub enum JobEvent {
     },
     Previewed(Result<Box<Preview>, String>),
     SettingsSaved(Result<(), String>),
+    ImportRemoved(Result<(), String>),
     DemoWritten(Result<PathBuf, String>),
     Exported(Result<PathBuf, String>),
     /// The job is over; the project may have changed.
@@ -217,9 +218,7 @@ pub fn remove_import(
                 .map(|_| ())
                 .map_err(|e| e.to_string());
             let changed = result.is_ok();
-            send(JobEvent::SettingsSaved(
-                result.map_err(|e| format!("the import was not removed: {e}")),
-            ));
+            send(JobEvent::ImportRemoved(result));
             send(JobEvent::Finished { changed });
         },
     )

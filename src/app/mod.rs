@@ -429,6 +429,13 @@ impl CohortApp {
                 }
             }
             JobEvent::Previewed(_) => {}
+            JobEvent::ImportRemoved(result) => match result {
+                Ok(()) => self.tell(
+                    "The import was removed; users and sessions rebuilt".to_owned(),
+                    false,
+                ),
+                Err(error) => self.tell(format!("The import was not removed: {error}"), true),
+            },
             JobEvent::SettingsSaved(result) => match result {
                 Ok(()) => self.tell("Settings applied".to_owned(), false),
                 Err(error) => self.tell(format!("Settings not applied: {error}"), true),
