@@ -1,0 +1,264 @@
+//! Speed figures on generated data, measured in one run (issue #5 tracks the targets):
+//!
+//!     cargo run --release --example bench -- --rows 1000000
+//!
+//! Generates a session CSV from a fixed seed, times the `sqlite3` shell's `.import` of it
+//! as the reference (when `sqlite3` is installed), then our import, the project file size,
+//! loading the project and every view's query, and prints a table with the ratios.
+
+use std::io::{BufWriter, Write as _};
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use cohort_explorer::import::{self, ImportOptions};
+use cohort_explorer::metrics::{self, Filter, GroupBy, MatrixMetric, Prepared, ReportRequest};
+use cohort_explorer::model::{FileKind, Grain};
+use cohort_explorer::store::Project;
+
+/// SplitMix64: the same data on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+fn generate(path: &Path, rows: u64) -> std::io::Result<()> {
+    let mut out = BufWriter::new(std::fs::File::create(path)?);
+    writeln!(
+        out,
+        "user_id,install_time,session_start,duration,channel,campaign,country,platform,app_version"
+    )?;
+    let mut rng = Rng(20_261_203);
+    let (channels, countries) = (
+        [
+            "google",
+            "facebook",
+            "tiktok",
+            "unity",
+            "applovin",
+            "ironsource",
+            "apple",
+            "organic",
+        ],
+        ["US", "DE", "GB", "BR", "JP", "IN"],
+    );
+    let (mut written, mut user) = (0u64, 0u64);
+    while written < rows {
+        user += 1;
+        let day = rng.below(90);
+        let install_min = day * 1440 + rng.below(1440);
+        let channel = channels[usize::try_from(user % 8).unwrap_or(0)];
+        for _ in 0..(1 + rng.below(30)).min(rows - written) {
+            let start_min = install_min + rng.below(1440) * rng.below(40) / 8;
+            let stamp = |minute: u64| {
+                let d = minute / 1440;
+                format!(
+                    "2025-{:02}-{:02} {:02}:{:02}:00",
+                    1 + d / 28 % 12,
+                    1 + d % 28,
+                    minute / 60 % 24,
+                    minute % 60
+                )
+            };
+            writeln!(
+                out,
+                "u{user},{},{},{},{channel},{channel}_{},{},{},3.{}",
+                stamp(install_min),
+                stamp(start_min),
+                5 + rng.below(1800),
+                user % 5,
+                countries[usize::try_from(user % 6).unwrap_or(0)],
+                if user % 3 == 0 { "ios" } else { "android" },
+                day / 30
+            )?;
+            written += 1;
+        }
+    }
+    out.flush()
+}
+
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn time<T>(work: impl FnOnce() -> T) -> (T, Duration) {
+    let started = Instant::now();
+    let value = work();
+    (value, started.elapsed())
+}
+
+/// Median and worst of `runs` runs of a query.
+fn query_figures(runs: usize, mut query: impl FnMut()) -> (Duration, Duration) {
+    let mut times: Vec<Duration> = (0..runs).map(|_| time(&mut query).1).collect();
+    times.sort();
+    (times[times.len() / 2], times[times.len() - 1])
+}
+
+/// One view's query, run repeatedly.
+type Query<'a> = Box<dyn FnMut() + 'a>;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let rows: u64 = args
+        .iter()
+        .position(|a| a == "--rows")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let dir = tempfile::tempdir()?;
+    let csv = dir.path().join("sessions.csv");
+    let (generated, gen_time) = time(|| generate(&csv, rows));
+    generated?;
+    let csv_mb = std::fs::metadata(&csv)?.len() as f64 / 1e6;
+    println!(
+        "bench: {rows} session rows, {csv_mb:.0} MB of CSV (generated in {:.1} s)",
+        gen_time.as_secs_f64()
+    );
+
+    // The reference: the sqlite3 shell's .import of the same file, in the same run.
+    let reference = {
+        let db = dir.path().join("reference.db");
+        let (status, took) = time(|| {
+            Command::new("sqlite3")
+                .arg(&db)
+                .arg(format!(".import --csv {} sessions", csv.display()))
+                .status()
+        });
+        match status {
+            Ok(s) if s.success() => Some(took),
+            _ => {
+                println!("  (no sqlite3 shell: install it, e.g. apt-get install sqlite3, for the reference)");
+                None
+            }
+        }
+    };
+
+    let project_path = dir.path().join("bench.cohort");
+    let mut project = Project::create(&project_path)?;
+    let options = ImportOptions {
+        kind: Some(FileKind::Sessions),
+        ..ImportOptions::default()
+    };
+    let (imported, import_time) = time(|| {
+        import::import_file(
+            &mut project,
+            &csv,
+            &options,
+            &AtomicBool::new(false),
+            &mut |_| {},
+        )
+    });
+    imported?;
+    let rss = peak_rss_mb();
+    drop(project);
+    let file_bytes = std::fs::metadata(&project_path)?.len() as f64;
+
+    let (loaded, open_time) = time(|| Project::open(&project_path).and_then(|p| p.load_dataset()));
+    let dataset = loaded?;
+    let (_, prepare_time) = time(|| Prepared::new(&dataset));
+
+    let rate = |d: Duration| rows as f64 / d.as_secs_f64();
+    println!();
+    println!("| what | figure |");
+    println!("|---|---|");
+    if let Some(reference) = reference {
+        println!(
+            "| sqlite3 shell .import (reference) | {:.0} rows/s ({:.1} s) |",
+            rate(reference),
+            reference.as_secs_f64()
+        );
+    }
+    println!(
+        "| our import, all work included | {:.0} rows/s ({:.1} s) |",
+        rate(import_time),
+        import_time.as_secs_f64()
+    );
+    if let Some(reference) = reference {
+        println!(
+            "| ratio ours / sqlite3 | {:.2}x |",
+            reference.as_secs_f64() / import_time.as_secs_f64()
+        );
+    }
+    if let Some(rss) = rss {
+        println!("| peak resident memory (whole process) | {rss:.0} MB |");
+    }
+    println!(
+        "| project file | {:.0} MB, {:.0} bytes per session |",
+        file_bytes / 1e6,
+        file_bytes / rows as f64
+    );
+    println!(
+        "| open and load the project | {:.2} s |",
+        open_time.as_secs_f64()
+    );
+    println!(
+        "| prepare day N and maturity | {:.2} s |",
+        prepare_time.as_secs_f64()
+    );
+
+    let prepared = Prepared::new(&dataset);
+    let prepared = &prepared;
+    let report = |by: GroupBy| {
+        let request = ReportRequest {
+            by,
+            days: (0..=30).collect(),
+            ..ReportRequest::default()
+        };
+        move || {
+            metrics::report(prepared, &request);
+        }
+    };
+    let queries: Vec<(&str, Query<'_>)> = vec![
+        ("overview (all users)", Box::new(report(GroupBy::None))),
+        ("channels table", Box::new(report(GroupBy::Channel))),
+        ("campaigns table", Box::new(report(GroupBy::Campaign))),
+        (
+            "cohort matrix, weeks x D0-30",
+            Box::new(|| {
+                metrics::cohort_matrix(
+                    prepared,
+                    &Filter::default(),
+                    Grain::Week,
+                    MatrixMetric::Retention,
+                    30,
+                );
+            }),
+        ),
+        (
+            "distributions",
+            Box::new(|| {
+                metrics::distributions(prepared, &Filter::default());
+            }),
+        ),
+        (
+            "campaign quality",
+            Box::new(|| {
+                metrics::campaign_quality(prepared, &Filter::default(), 50);
+            }),
+        ),
+    ];
+    for (name, mut query) in queries {
+        let (median, worst) = query_figures(5, &mut query);
+        println!(
+            "| query: {name} | median {:.0} ms, worst {:.0} ms |",
+            median.as_secs_f64() * 1e3,
+            worst.as_secs_f64() * 1e3
+        );
+    }
+    Ok(())
+}
