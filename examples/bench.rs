@@ -12,27 +12,11 @@ use std::process::Command;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
+use cohort_explorer::demo::Rng;
 use cohort_explorer::import::{self, ImportOptions};
 use cohort_explorer::metrics::{self, Filter, GroupBy, MatrixMetric, Prepared, ReportRequest};
 use cohort_explorer::model::{FileKind, Grain};
 use cohort_explorer::store::Project;
-
-/// SplitMix64: the same data on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 fn generate(path: &Path, rows: u64) -> std::io::Result<()> {
     let mut out = BufWriter::new(std::fs::File::create(path)?);
@@ -40,7 +24,7 @@ fn generate(path: &Path, rows: u64) -> std::io::Result<()> {
         out,
         "user_id,install_time,session_start,duration,channel,campaign,country,platform,app_version"
     )?;
-    let mut rng = Rng(20_261_203);
+    let mut rng = Rng::seeded(20_261_203);
     let (channels, countries) = (
         [
             "google",

@@ -12,24 +12,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use cohort_explorer::demo::Rng;
 use cohort_explorer::import::{self, ImportOptions, TimeColumn};
-
-/// SplitMix64: reproducible from the seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        usize::try_from(self.next() % (n.max(1) as u64)).unwrap_or(0)
-    }
-}
 
 /// Bytes that matter to the readers.
 const INTERESTING: &[&[u8]] = &[
@@ -59,6 +43,11 @@ const INTERESTING: &[&[u8]] = &[
     b"AppsFlyer ID",
 ];
 
+/// An index below `n`.
+fn pick(rng: &mut Rng, n: usize) -> usize {
+    usize::try_from(rng.below(n as u64)).unwrap_or(0)
+}
+
 fn corpus() -> Vec<Vec<u8>> {
     let mut seeds: Vec<Vec<u8>> = vec![
         b"user_id,session_start,duration\nu1,2024-01-01 10:00:00,60\n".to_vec(),
@@ -78,28 +67,28 @@ fn corpus() -> Vec<Vec<u8>> {
 }
 
 fn mutate(rng: &mut Rng, input: &mut Vec<u8>) {
-    for _ in 0..=rng.below(4) {
-        let at = rng.below(input.len() + 1);
-        match rng.below(6) {
+    for _ in 0..=pick(rng, 4) {
+        let at = pick(rng, input.len() + 1);
+        match pick(rng, 6) {
             0 if !input.is_empty() => {
-                let i = rng.below(input.len());
-                input[i] ^= 1 << rng.below(8);
+                let i = pick(rng, input.len());
+                input[i] ^= 1 << pick(rng, 8);
             }
             1 => {
-                let piece = INTERESTING[rng.below(INTERESTING.len())];
+                let piece = INTERESTING[pick(rng, INTERESTING.len())];
                 input.splice(at..at, piece.iter().copied());
             }
             2 if at < input.len() => {
-                let end = (at + rng.below(32)).min(input.len());
+                let end = (at + pick(rng, 32)).min(input.len());
                 input.drain(at..end);
             }
             3 if at < input.len() => {
-                let end = (at + rng.below(64)).min(input.len());
+                let end = (at + pick(rng, 64)).min(input.len());
                 let chunk = input[at..end].to_vec();
                 input.splice(at..at, chunk);
             }
             4 => input.truncate(at),
-            _ => input.push(u8::try_from(rng.below(256)).unwrap_or(0)),
+            _ => input.push(u8::try_from(pick(rng, 256)).unwrap_or(0)),
         }
     }
 }
@@ -137,7 +126,7 @@ fn main() {
             .unwrap_or(default)
     };
     let seconds = value("--seconds", 30);
-    let mut rng = Rng(value("--seed", 7));
+    let mut rng = Rng::seeded(value("--seed", 7));
     let out_dir: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz");
     let work = std::env::temp_dir().join(format!("cohort-fuzz-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&work);
@@ -147,12 +136,12 @@ fn main() {
     let started = Instant::now();
     let (mut runs, mut crashes) = (0u64, 0u64);
     while started.elapsed() < Duration::from_secs(seconds) {
-        let mut input = seeds[rng.below(seeds.len())].clone();
+        let mut input = seeds[pick(&mut rng, seeds.len())].clone();
         mutate(&mut rng, &mut input);
-        if rng.below(8) == 0 {
+        if pick(&mut rng, 8) == 0 {
             input = gzip(&input);
-            if rng.below(2) == 0 {
-                let cut = rng.below(input.len() + 1);
+            if pick(&mut rng, 2) == 0 {
+                let cut = pick(&mut rng, input.len() + 1);
                 input.truncate(cut);
             }
         }
@@ -163,7 +152,7 @@ fn main() {
         runs += 1;
         if catch_unwind(AssertUnwindSafe(|| read_everything(&path))).is_err() {
             crashes += 1;
-            let name = format!("crash-{:016x}.bin", rng.next());
+            let name = format!("crash-{:016x}.bin", rng.next_u64());
             let _ = std::fs::create_dir_all(&out_dir);
             let _ = std::fs::write(out_dir.join(&name), &input);
             eprintln!("panic on an input saved as tests/fixtures/fuzz/{name}");

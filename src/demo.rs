@@ -36,16 +36,26 @@ struct Campaign {
     median_length_s: f64,
 }
 
-/// SplitMix64: small, fast and fully determined by the seed.
-struct Rng(u64);
+/// SplitMix64: small, fast and fully determined by the seed (the demo, the benchmark and
+/// the fuzzer all draw from it).
+pub struct Rng(u64);
 
 impl Rng {
-    fn next_u64(&mut self) -> u64 {
+    pub fn seeded(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
+    }
+
+    /// Uniform in 0..n (0 when n is 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64().checked_rem(n).unwrap_or(0)
     }
 
     /// Uniform in [0, 1).
@@ -165,7 +175,7 @@ pub fn write_demo(path: &Path) -> Result<DemoSummary> {
 }
 
 fn fill(project: &mut Project) -> Result<DemoSummary> {
-    let mut rng = Rng(SEED);
+    let mut rng = Rng::seeded(SEED);
     let campaigns = campaigns(&mut rng);
     let first_day = NaiveDate::from_ymd_opt(2026, 6, 1).unwrap_or_default();
     let start_ms = Utc

@@ -10,10 +10,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::fs::{self, File};
+mod common;
+
+use std::fs;
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
@@ -33,36 +35,14 @@ a2,2024-01-01 12:00:00,30\n";
 
 /// Runs the binary under a memory limit and a timeout.
 fn run(args: &[&str]) -> (Output, Duration) {
-    let dir = tempfile::tempdir().unwrap();
-    let out_path = dir.path().join("stdout");
-    let err_path = dir.path().join("stderr");
-    let mut child = Command::new("sh")
+    let mut command = Command::new("sh");
+    command
         .arg("-c")
         .arg(format!("ulimit -v {MEMORY_KIB} && exec \"$0\" \"$@\""))
         .arg(BIN)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(File::create(&out_path).unwrap())
-        .stderr(File::create(&err_path).unwrap())
-        .spawn()
-        .unwrap();
+        .args(args);
     let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if start.elapsed() > TIMEOUT {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            panic!("{args:?} did not finish within {TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let output = Output {
-        status,
-        stdout: fs::read(&out_path).unwrap(),
-        stderr: fs::read(&err_path).unwrap(),
-    };
+    let output = common::finish_within(command, TIMEOUT);
     (output, start.elapsed())
 }
 

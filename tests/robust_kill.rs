@@ -11,6 +11,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::os::unix::process::ExitStatusExt;
@@ -53,33 +55,9 @@ fn write_big(path: &Path) {
 
 /// Runs the binary to the end (with a timeout) and returns what it printed.
 fn run(args: &[&str]) -> Output {
-    let dir = tempfile::tempdir().unwrap();
-    let out_path = dir.path().join("stdout");
-    let err_path = dir.path().join("stderr");
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(File::create(&out_path).unwrap())
-        .stderr(File::create(&err_path).unwrap())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if start.elapsed() > TIMEOUT {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            panic!("{args:?} did not finish within {TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    Output {
-        status,
-        stdout: fs::read(&out_path).unwrap(),
-        stderr: fs::read(&err_path).unwrap(),
-    }
+    let mut command = Command::new(BIN);
+    command.args(args);
+    common::finish_within(command, TIMEOUT)
 }
 
 fn run_ok(args: &[&str]) -> String {

@@ -8,10 +8,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::fs::{self, File};
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
@@ -34,33 +36,9 @@ b1,2024-01-03 10:00:00,60\n";
 
 /// Runs the binary with a timeout.
 fn run(args: &[&str]) -> Output {
-    let dir = tempfile::tempdir().unwrap();
-    let out_path = dir.path().join("stdout");
-    let err_path = dir.path().join("stderr");
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(File::create(&out_path).unwrap())
-        .stderr(File::create(&err_path).unwrap())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if start.elapsed() > TIMEOUT {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            panic!("{args:?} did not finish within {TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    Output {
-        status,
-        stdout: fs::read(&out_path).unwrap(),
-        stderr: fs::read(&err_path).unwrap(),
-    }
+    let mut command = Command::new(BIN);
+    command.args(args);
+    common::finish_within(command, TIMEOUT)
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -192,13 +192,17 @@ impl Project {
         self.read_only
     }
 
-    fn writable(&self) -> Result<()> {
+    /// Starts a write: refused on a read-only project, IMMEDIATE so that a second writer
+    /// queues for the lock (busy timeout) instead of deadlocking on an upgrade.
+    fn begin_write(&mut self) -> Result<Transaction<'_>> {
         if self.read_only {
             return Err(StoreError::ReadOnly {
                 path: self.path.display().to_string(),
             });
         }
-        Ok(())
+        self.conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sqlite(&self.path))
     }
 
     /// Defensive settings for files we did not write ourselves (SPEC section 8).
@@ -248,16 +252,12 @@ impl Project {
     /// Saves settings, rebuilding sessions in the same transaction when a setting that
     /// shapes them changed (timeout, excluded events).
     pub fn save_settings(&mut self, settings: &Settings) -> Result<()> {
-        self.writable()?;
         let before = self.settings()?;
         let needs_rebuild = before.timeout_minutes != settings.timeout_minutes
             || before.excluded_events != settings.excluded_events;
 
         let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sqlite(&path))?;
+        let tx = self.begin_write()?;
         write_settings(&tx, settings).map_err(sqlite(&path))?;
         if needs_rebuild {
             rebuild_in(&tx, settings).map_err(sqlite(&path))?;
@@ -335,12 +335,8 @@ impl Project {
     /// Starts an import: everything written through the returned writer lands together
     /// when it is finished, or not at all when it is dropped.
     pub fn begin_import(&mut self, record: &ImportRecord) -> Result<ImportWriter<'_>> {
-        self.writable()?;
         let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sqlite(&path))?;
+        let tx = self.begin_write()?;
         tx.execute(
             "INSERT INTO imports (file_name, file_path, size_bytes, sha256, kind, preset, mapping,
                 time_zone, duration_unit, on_bad_rows, rows_read, rows_accepted, rows_rejected,
@@ -373,13 +369,9 @@ impl Project {
     /// sessions are rebuilt, all in one transaction. The file can then be imported again
     /// (with other options, say).
     pub fn remove_import(&mut self, id: i64) -> Result<BuildStats> {
-        self.writable()?;
         let settings = self.settings()?;
         let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sqlite(&path))?;
+        let tx = self.begin_write()?;
         for table in [
             "raw_sessions",
             "raw_events",
@@ -409,13 +401,9 @@ impl Project {
 
     /// Rebuilds users and sessions from the raw rows with the current settings.
     pub fn rebuild(&mut self) -> Result<BuildStats> {
-        self.writable()?;
         let settings = self.settings()?;
         let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sqlite(&path))?;
+        let tx = self.begin_write()?;
         let stats = rebuild_in(&tx, &settings).map_err(sqlite(&path))?;
         tx.commit().map_err(sqlite(&path))?;
         Ok(stats)

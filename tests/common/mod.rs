@@ -5,7 +5,7 @@
 //! lives there too, and the JSON printed by `report --format json` is parsed and
 //! checked against values worked out by hand from SPEC.md / CLI.md.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::Value;
 use std::io::Read;
@@ -68,6 +68,36 @@ impl Out {
             self.stderr
         );
         self
+    }
+}
+
+/// Runs a prepared command to its end, its output going to files (so a 10 MB message
+/// cannot block a pipe), and fails the test if it takes longer than `timeout`.
+pub fn finish_within(mut command: Command, timeout: Duration) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    let (out_path, err_path) = (dir.path().join("stdout"), dir.path().join("stderr"));
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > timeout {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("{command:?} did not finish within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    std::process::Output {
+        status,
+        stdout: std::fs::read(&out_path).unwrap(),
+        stderr: std::fs::read(&err_path).unwrap(),
     }
 }
 
