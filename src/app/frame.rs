@@ -6,9 +6,8 @@ use egui::{Context, RichText, Ui};
 
 use super::jobs;
 use super::picker::PickPurpose;
-use super::worker::{Query, ViewQuery, ViewResult};
+use super::worker::{ViewQuery, ViewResult};
 use super::{wake, CohortApp};
-use crate::metrics::GroupBy;
 use crate::time::format_utc;
 use crate::ui::{self, settings_dialog::SettingsDraft, Action, View};
 
@@ -174,8 +173,8 @@ impl CohortApp {
                 ),
             ));
         });
-        let facets = summary.facets.clone();
-        ui::filters::filter_bar_ui(ui, &mut self.state.filters, &facets);
+        // Disjoint fields: the facets are read in place, not copied every frame.
+        ui::filters::filter_bar_ui(ui, &mut self.state.filters, &summary.facets);
     }
 
     pub(super) fn views_ui(&mut self, ui: &mut Ui) {
@@ -239,7 +238,17 @@ impl CohortApp {
             });
         }
         let view = self.state.view;
-        let result = self.result.as_ref().map(|(_, r)| r);
+        // An answer is drawn (perhaps stale, under "updating…") only in the view it was
+        // computed for: Channels and Campaigns share a result type but not a grouping.
+        let result = self
+            .result
+            .as_ref()
+            .filter(|(query, _)| {
+                desired
+                    .as_ref()
+                    .is_some_and(|d| same_view(&query.view, &d.view))
+            })
+            .map(|(_, r)| r);
         match (view, result) {
             (View::Data, _) => {
                 if let Some(summary) = &self.summary {
@@ -252,14 +261,10 @@ impl CohortApp {
             (View::Cohorts, Some(ViewResult::Cohorts(matrix))) => {
                 ui::cohorts::cohorts_ui(ui, &mut self.state.cohorts, matrix, actions);
             }
-            (View::Channels, Some(ViewResult::Groups(report)))
-                if !fresh_is_campaigns(self.result.as_ref()) =>
-            {
+            (View::Channels, Some(ViewResult::Groups(report))) => {
                 ui::groups::groups_ui(ui, &mut self.state.channels, report, false, actions);
             }
-            (View::Campaigns, Some(ViewResult::Groups(report)))
-                if fresh_is_campaigns(self.result.as_ref()) =>
-            {
+            (View::Campaigns, Some(ViewResult::Groups(report))) => {
                 ui::groups::groups_ui(ui, &mut self.state.campaigns, report, true, actions);
             }
             (View::Sessions, Some(ViewResult::Sessions(parts))) => {
@@ -438,17 +443,10 @@ impl CohortApp {
     }
 }
 
-pub(super) fn fresh_is_campaigns(result: Option<&(Query, ViewResult)>) -> bool {
-    matches!(
-        result,
-        Some((
-            Query {
-                view: ViewQuery::Groups {
-                    by: GroupBy::Campaign
-                },
-                ..
-            },
-            _
-        ))
-    )
+/// Whether two queries are for the same view (whatever their filters and options).
+fn same_view(a: &ViewQuery, b: &ViewQuery) -> bool {
+    match (a, b) {
+        (ViewQuery::Groups { by: x }, ViewQuery::Groups { by: y }) => x == y,
+        _ => std::mem::discriminant(a) == std::mem::discriminant(b),
+    }
 }

@@ -44,7 +44,14 @@ pub struct GroupsState {
 
 fn key(group: &GroupMetrics) -> String {
     match &group.campaign {
-        Some(campaign) => format!("{} / {campaign}", group.channel.as_deref().unwrap_or("")),
+        Some(campaign) => {
+            let campaign = if campaign.is_empty() {
+                "(no campaign)"
+            } else {
+                campaign
+            };
+            format!("{} / {campaign}", group.channel.as_deref().unwrap_or(""))
+        }
         None => group.name.clone(),
     }
 }
