@@ -207,8 +207,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             metrics::report(prepared, &request);
         }
     };
+    let one_channel = Filter {
+        channel: Some("google".to_owned()),
+        ..Filter::default()
+    };
     let queries: Vec<(&str, Query<'_>)> = vec![
         ("overview (all users)", Box::new(report(GroupBy::None))),
+        (
+            "overview, one channel",
+            Box::new(|| {
+                metrics::report(
+                    prepared,
+                    &ReportRequest {
+                        filter: one_channel.clone(),
+                        ..ReportRequest::default()
+                    },
+                );
+            }),
+        ),
         ("channels table", Box::new(report(GroupBy::Channel))),
         ("campaigns table", Box::new(report(GroupBy::Campaign))),
         (
@@ -219,6 +235,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     &Filter::default(),
                     Grain::Week,
                     MatrixMetric::Retention,
+                    30,
+                );
+            }),
+        ),
+        (
+            "cohort matrix, days x D0-30",
+            Box::new(|| {
+                metrics::cohort_matrix(
+                    prepared,
+                    &Filter::default(),
+                    Grain::Day,
+                    MatrixMetric::SessionsPerUser,
                     30,
                 );
             }),

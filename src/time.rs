@@ -5,6 +5,8 @@
 //! force before the change.
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc};
+
+use crate::model::DAY_MS;
 use chrono_tz::Tz;
 
 /// The first instant we accept in imported data: nothing an app measured predates Unix
@@ -52,6 +54,66 @@ pub fn start_of_day_ms(date: NaiveDate, tz: Tz) -> i64 {
     // Only dates at the very edge of the calendar have no instant in a zone; their UTC
     // midnight is as good an answer as any there.
     local_to_utc_ms(midnight, tz).unwrap_or_else(|| midnight.and_utc().timestamp_millis())
+}
+
+/// Local dates of many instants in one zone, read from a table of day starts instead of
+/// converting each instant: the metrics ask this for every session of a project.
+pub struct DayTable {
+    tz: Tz,
+    first: NaiveDate,
+    /// The first instant of each date from `first` on, plus the day after the last.
+    starts: Vec<i64>,
+}
+
+impl DayTable {
+    /// A table covering the instants `min_ms..=max_ms` (any others are converted directly).
+    pub fn new(tz: Tz, min_ms: i64, max_ms: i64) -> Self {
+        let first = local_date(min_ms.min(max_ms), tz)
+            .pred_opt()
+            .unwrap_or(NaiveDate::MIN);
+        let last = local_date(max_ms.max(min_ms), tz);
+        let mut starts = Vec::new();
+        let mut date = Some(first);
+        while let Some(d) = date.filter(|d| *d <= last) {
+            starts.push(start_of_day_ms(d, tz));
+            date = d.succ_opt();
+        }
+        if let Some(after) = last.succ_opt() {
+            starts.push(start_of_day_ms(after, tz));
+        }
+        Self { tz, first, starts }
+    }
+
+    /// The local date of an instant, as `local_date` gives it.
+    pub fn date(&self, ms: i64) -> NaiveDate {
+        self.index(ms)
+            .and_then(|i| self.first.checked_add_days(chrono::Days::new(i as u64)))
+            .unwrap_or_else(|| local_date(ms, self.tz))
+    }
+
+    /// Days from the table's first date to the local date of an instant.
+    pub fn day_number(&self, ms: i64) -> i64 {
+        match self.index(ms) {
+            Some(i) => i as i64,
+            None => (local_date(ms, self.tz) - self.first).num_days(),
+        }
+    }
+
+    /// The table row of an instant on a plain 24-hour day; days with a clock change are
+    /// left to `local_date`, so the answer never differs from it.
+    fn index(&self, ms: i64) -> Option<usize> {
+        let base = *self.starts.first()?;
+        let guess = usize::try_from(ms.checked_sub(base)?.div_euclid(DAY_MS)).ok()?;
+        let mut i = guess.min(self.starts.len().checked_sub(2)?);
+        while i > 0 && self.starts[i] > ms {
+            i -= 1;
+        }
+        while i + 2 < self.starts.len() && self.starts[i + 1] <= ms {
+            i += 1;
+        }
+        let (start, next) = (self.starts[i], self.starts[i + 1]);
+        (start <= ms && ms < next && next - start == DAY_MS).then_some(i)
+    }
 }
 
 /// `2015-12-31T23:59:00Z`, with milliseconds only when there are any.
@@ -140,5 +202,21 @@ mod tests {
             Some("2024-01-09T23:00:00Z".to_owned())
         );
         assert_eq!(parse_instant("yesterday", berlin), None);
+    }
+
+    #[test]
+    fn day_table_agrees_with_local_date_across_daylight_saving() {
+        let tz: Tz = "America/New_York".parse().unwrap();
+        let (from, to) = (1_699_000_000_000_i64, 1_712_000_000_000_i64); // Nov 2023 .. Apr 2024
+        let table = DayTable::new(tz, from, to);
+        let mut ms = from - 3 * DAY_MS;
+        while ms < to + 3 * DAY_MS {
+            assert_eq!(table.date(ms), local_date(ms, tz), "at {ms}");
+            assert_eq!(
+                table.day_number(ms) - table.day_number(from),
+                (local_date(ms, tz) - local_date(from, tz)).num_days()
+            );
+            ms += 997_003; // about 17 minutes, never aligned with an hour
+        }
     }
 }

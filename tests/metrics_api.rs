@@ -1269,3 +1269,81 @@ fn normalize_and_channel_key_trim_and_ignore_case() {
     assert_eq!(metrics::channel_key(" Organic"), "organic");
     assert_eq!(metrics::channel_key("FB "), "fb");
 }
+
+// ---------------------------------------------------------------------------
+// Large groups: quantiles counted in buckets equal sorting every value
+// ---------------------------------------------------------------------------
+
+/// 40,000 users with 4 sessions each (160,000, far above the size from which groups are
+/// counted in buckets): lengths repeat a lot and have a long tail; one in nine unknown.
+#[test]
+fn quantiles_of_a_large_group_equal_those_of_all_values_sorted() {
+    let start = at("2024-01-01 00:00:00");
+    let mut rng = cohort_explorer::demo::Rng::seeded(11);
+    let mut users = Vec::new();
+    let mut rows: Vec<(String, i64, Option<i64>)> = Vec::new();
+    for u in 0..40_000 {
+        let key = format!("u{u:05}");
+        let install = start + i64::try_from(rng.below(30 * 24)).unwrap() * HOUR;
+        let channel = if u % 4 == 0 { "small" } else { "big" };
+        users.push(user(&key, install, attrs(channel, "")));
+        let mut t = install;
+        for _ in 0..4 {
+            let length = match rng.below(9) {
+                0 => None,
+                1..=3 => Some(60 * SEC),
+                _ => Some(i64::try_from(rng.below(1 << 16) * rng.below(2_000)).unwrap()),
+            };
+            rows.push((key.clone(), t, length));
+            t += length.unwrap_or(0) + i64::try_from(rng.below(50 * 3_600)).unwrap() * SEC;
+        }
+    }
+    let borrowed: Vec<(&str, i64, Option<i64>)> =
+        rows.iter().map(|(k, t, l)| (k.as_str(), *t, *l)).collect();
+    let ds = dataset(users, &borrowed, vec![]);
+
+    // The expected figures, from every value sorted, per channel and for all users.
+    let expect = |only: Option<&str>| {
+        let (mut lengths, mut gaps) = (Vec::new(), Vec::new());
+        for own in ds.sessions.chunk_by(|a, b| a.user == b.user) {
+            let user = &ds.users[own[0].user as usize];
+            if only.is_some_and(|c| c != user.attrs.channel) {
+                continue;
+            }
+            lengths.extend(own.iter().filter_map(|s| s.end_ms.map(|e| e - s.start_ms)));
+            for pair in own.windows(2) {
+                gaps.push(pair[1].start_ms - pair[0].end_ms.unwrap_or(pair[0].start_ms));
+            }
+        }
+        lengths.sort_unstable();
+        gaps.sort_unstable();
+        let seconds = |v: Option<f64>| v.map(|ms| ms / 1000.0);
+        (
+            seconds(metrics::quantile(&lengths, 0.5)),
+            seconds(metrics::quantile(&lengths, 0.9)),
+            seconds(metrics::quantile(&gaps, 0.5)),
+        )
+    };
+
+    let prepared = Prepared::new(&ds);
+    let all = &report(&prepared, &ReportRequest::default()).groups[0];
+    let by_channel = report(
+        &prepared,
+        &ReportRequest {
+            by: GroupBy::Channel,
+            ..ReportRequest::default()
+        },
+    );
+    let figures = |g: &GroupMetrics| {
+        (
+            g.median_session_length_s,
+            g.p90_session_length_s,
+            g.median_time_between_sessions_s,
+        )
+    };
+    assert_eq!(all.sessions, 160_000);
+    assert_eq!(figures(all), expect(None));
+    assert_eq!(by_channel.groups[0].name, "big");
+    assert_eq!(figures(&by_channel.groups[0]), expect(Some("big")));
+    assert_eq!(figures(&by_channel.groups[1]), expect(Some("small")));
+}

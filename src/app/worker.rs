@@ -10,7 +10,7 @@ use crate::metrics::{
     self, CampaignQualityTable, Distributions, Facets, Filter, GroupBy, Matrix, MatrixMetric,
     Prepared, QualityReport, Report, ReportRequest,
 };
-use crate::model::{Dataset, Grain, ImportRecord, Settings};
+use crate::model::{Grain, ImportRecord, Settings};
 use crate::store::Project;
 
 /// What a view asks for.
@@ -126,7 +126,8 @@ impl Worker {
 }
 
 fn serve(inbox: &Receiver<Request>, outbox: &SyncSender<Response>, wake: &dyn Fn()) {
-    let mut dataset: Option<Dataset> = None;
+    // Prepared once per load: every query after that only aggregates.
+    let mut prepared: Option<Prepared<'static>> = None;
     while let Ok(first) = inbox.recv() {
         // Loads are handled in order; of the queries waiting, only the newest matters.
         let mut pending = vec![first];
@@ -142,11 +143,11 @@ fn serve(inbox: &Receiver<Request>, outbox: &SyncSender<Response>, wake: &dyn Fn
             .rposition(|r| matches!(r, Request::Query { .. }));
         for (index, request) in pending.into_iter().enumerate() {
             let response = match request {
-                Request::Load(path) => Some(load(&path, &mut dataset)),
+                Request::Load(path) => Some(load(&path, &mut prepared)),
                 Request::Query { generation, query } if Some(index) == newest_query => {
-                    dataset.as_ref().map(|data| {
+                    prepared.as_ref().map(|prepared| {
                         let started = std::time::Instant::now();
-                        let result = answer(data, &query);
+                        let result = answer(prepared, &query);
                         log::debug!("query {generation} answered in {:?}", started.elapsed());
                         Response::Answer {
                             generation,
@@ -166,7 +167,7 @@ fn serve(inbox: &Receiver<Request>, outbox: &SyncSender<Response>, wake: &dyn Fn
     }
 }
 
-fn load(path: &Path, dataset: &mut Option<Dataset>) -> Response {
+fn load(path: &Path, loaded_project: &mut Option<Prepared<'static>>) -> Response {
     let loaded = Project::open(path).and_then(|project| {
         Ok((
             project.load_dataset()?,
@@ -176,7 +177,12 @@ fn load(path: &Path, dataset: &mut Option<Dataset>) -> Response {
     });
     match loaded {
         Ok((data, imports, read_only)) => {
-            let prepared = Prepared::new(&data);
+            // The old project goes before the new one is prepared (a failed load keeps it).
+            *loaded_project = None;
+            let started = std::time::Instant::now();
+            let prepared = Prepared::owning(data);
+            log::debug!("prepared in {:?}", started.elapsed());
+            let data = prepared.dataset();
             let summary = ProjectSummary {
                 path: path.to_owned(),
                 settings: data.settings.clone(),
@@ -194,7 +200,7 @@ fn load(path: &Path, dataset: &mut Option<Dataset>) -> Response {
                 summary.users,
                 summary.sessions
             );
-            *dataset = Some(data);
+            *loaded_project = Some(prepared);
             Response::Loaded(Box::new(summary))
         }
         Err(error) => {
@@ -208,14 +214,12 @@ fn load(path: &Path, dataset: &mut Option<Dataset>) -> Response {
 }
 
 /// Computes one view's result. Public for tests, which compare it with the CLI's numbers.
-pub fn answer(dataset: &Dataset, query: &Query) -> ViewResult {
-    // TODO(#5): keep the prepared dataset between queries on large projects.
-    let prepared = Prepared::new(dataset);
+pub fn answer(prepared: &Prepared<'_>, query: &Query) -> ViewResult {
     let filter = &query.filter;
     match &query.view {
         ViewQuery::Overview => ViewResult::Overview {
             all: metrics::report(
-                &prepared,
+                prepared,
                 &ReportRequest {
                     by: GroupBy::None,
                     days: vec![0, 1, 7, 30],
@@ -223,17 +227,17 @@ pub fn answer(dataset: &Dataset, query: &Query) -> ViewResult {
                     ..ReportRequest::default()
                 },
             ),
-            distributions: metrics::distributions(&prepared, filter),
+            distributions: metrics::distributions(prepared, filter),
         },
         ViewQuery::Cohorts {
             grain,
             metric,
             max_day,
         } => ViewResult::Cohorts(metrics::cohort_matrix(
-            &prepared, filter, *grain, *metric, *max_day,
+            prepared, filter, *grain, *metric, *max_day,
         )),
         ViewQuery::Groups { by } => ViewResult::Groups(metrics::report(
-            &prepared,
+            prepared,
             &ReportRequest {
                 by: *by,
                 days: (0..=CURVE_DAYS).collect(),
@@ -244,11 +248,11 @@ pub fn answer(dataset: &Dataset, query: &Query) -> ViewResult {
         ViewQuery::Sessions { split } => {
             let mut parts = vec![(
                 "all users".to_owned(),
-                metrics::distributions(&prepared, filter),
+                metrics::distributions(prepared, filter),
             )];
             if matches!(split, GroupBy::Channel | GroupBy::Campaign) {
                 let groups = metrics::report(
-                    &prepared,
+                    prepared,
                     &ReportRequest {
                         by: *split,
                         days: vec![0],
@@ -266,14 +270,14 @@ pub fn answer(dataset: &Dataset, query: &Query) -> ViewResult {
                         if *split == GroupBy::Campaign {
                             narrowed.campaign = Some(g.campaign.clone().unwrap_or_default());
                         }
-                        (g.name.clone(), metrics::distributions(&prepared, &narrowed))
+                        (g.name.clone(), metrics::distributions(prepared, &narrowed))
                     })
                     .collect();
             }
             ViewResult::Sessions(parts)
         }
         ViewQuery::Quality { min_installs } => {
-            ViewResult::Quality(metrics::campaign_quality(&prepared, filter, *min_installs))
+            ViewResult::Quality(metrics::campaign_quality(prepared, filter, *min_installs))
         }
     }
 }

@@ -1,9 +1,8 @@
 //! The Quality view's signals per campaign (SPEC section 7): one-and-done users, very short
 //! sessions, and sessions per user D7 against the median campaign, with a plain flag.
 
-use std::collections::BTreeMap;
-
-use super::groups::compute;
+use super::groups::by_id;
+use super::sweep::{compute_groups, GroupSpec, Membership};
 use super::{quantile_f64, ratio, Filter, Prepared};
 
 /// Sessions shorter than this are "very short".
@@ -64,43 +63,40 @@ pub fn campaign_quality(
     filter: &Filter,
     min_installs: u64,
 ) -> CampaignQualityTable {
-    let mut by_campaign: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
-    for u in prepared.filtered_users(filter) {
-        let facts = &prepared.users[u];
-        by_campaign
-            .entry((facts.channel.clone(), facts.campaign.clone()))
-            .or_default()
-            .push(u);
-    }
-    let channel_names = prepared.channel_spelling();
-    let campaign_names = prepared.campaign_spelling();
+    let users = prepared.filtered_users(filter);
+    let (ids, group_of) = by_id(&users, &prepared.campaigns_by_key(), |u| {
+        prepared.users[u].campaign
+    });
+    let specs = ids
+        .iter()
+        .map(|_| GroupSpec {
+            name: String::new(),
+            spend_rows: None,
+        })
+        .collect();
+    let members = Membership {
+        users: &users,
+        group_of: &group_of,
+    };
+    let groups = compute_groups(prepared, &members, specs, &[1, 7], false);
+    let channels = &prepared.channels;
 
-    let mut rows: Vec<CampaignQuality> = by_campaign
+    let mut rows: Vec<CampaignQuality> = groups
         .into_iter()
-        .filter(|(_, members)| members.len() as u64 >= min_installs)
-        .map(|((channel, campaign), members)| {
-            let group = compute(prepared, String::new(), &members, None, &[1, 7]);
-            let (mut one_session, mut short, mut known) = (0u64, 0u64, 0u64);
-            for &u in &members {
-                let range = prepared.users[u].sessions.clone();
-                if range.len() <= 1 {
-                    one_session += 1;
-                }
-                for session in &prepared.dataset.sessions[range] {
-                    if let Some(length) = session.length_ms() {
-                        known += 1;
-                        short += u64::from(length < SHORT_SESSION_MS);
-                    }
-                }
-            }
+        .zip(ids)
+        .filter(|((group, _), _)| group.installs >= min_installs)
+        .map(|((group, counts), id)| {
+            let id = id as usize;
+            let (one_session, short, known) = (
+                counts.one_session_users,
+                counts.short_sessions,
+                counts.known_lengths,
+            );
             #[allow(clippy::cast_precision_loss)]
             let (d1, d7) = (group.day(1), group.day(7));
             CampaignQuality {
-                campaign: campaign_names
-                    .get(&(channel.clone(), campaign.clone()))
-                    .cloned()
-                    .unwrap_or(campaign),
-                channel: channel_names.get(&channel).cloned().unwrap_or(channel),
+                campaign: prepared.campaigns.shown[id].clone(),
+                channel: channels.shown[prepared.campaign_parts[id].0 as usize].clone(),
                 installs: group.installs,
                 #[allow(clippy::cast_precision_loss)]
                 one_session_share: ratio(one_session as f64, group.installs),

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use crate::model::BuildStats;
 
+use super::sweep::gap_before;
 use super::{Filter, Prepared};
 
 /// Session length bins in seconds; each bin's upper bound is inclusive.
@@ -17,7 +18,9 @@ pub const SESSION_LENGTH_BINS: [&str; 8] = [
     "1801-3600 s",
     "over 3600 s",
 ];
-const SESSION_LENGTH_UPPER_S: [f64; 7] = [10.0, 30.0, 60.0, 180.0, 600.0, 1800.0, 3600.0];
+const SESSION_LENGTH_UPPER_MS: [i64; 7] = [
+    10_000, 30_000, 60_000, 180_000, 600_000, 1_800_000, 3_600_000,
+];
 
 /// Time between sessions bins; each bin's lower bound is inclusive.
 pub const TIME_BETWEEN_BINS: [&str; 7] = [
@@ -29,7 +32,15 @@ pub const TIME_BETWEEN_BINS: [&str; 7] = [
     "14-30 days",
     "over 30 days",
 ];
-const TIME_BETWEEN_UPPER_H: [f64; 6] = [1.0, 24.0, 48.0, 168.0, 336.0, 720.0];
+const TIME_BETWEEN_UPPER_MS: [i64; 6] = [
+    HOUR_MS,
+    24 * HOUR_MS,
+    48 * HOUR_MS,
+    168 * HOUR_MS,
+    336 * HOUR_MS,
+    720 * HOUR_MS,
+];
+const HOUR_MS: i64 = 3_600_000;
 
 /// Sessions per user bins (sessions at or after the install, any day).
 pub const SESSIONS_PER_USER_BINS: [&str; 9] = [
@@ -80,25 +91,21 @@ pub fn distributions(prepared: &Prepared<'_>, filter: &Filter) -> Distributions 
             .unwrap_or(SESSIONS_PER_USER_UPPER.len());
         out.sessions_per_user.counts[bin] += 1;
 
-        let sessions = &prepared.dataset.sessions[range];
+        let sessions = &prepared.dataset().sessions[range];
         for (i, session) in sessions.iter().enumerate() {
             if let Some(length) = session.length_ms() {
-                #[allow(clippy::cast_precision_loss)]
-                let seconds = length as f64 / 1000.0;
-                let bin = SESSION_LENGTH_UPPER_S
+                // Whole milliseconds: `length <= upper s` compares exactly in integers.
+                let bin = SESSION_LENGTH_UPPER_MS
                     .iter()
-                    .position(|&upper| seconds <= upper)
-                    .unwrap_or(SESSION_LENGTH_UPPER_S.len());
+                    .position(|&upper| length <= upper)
+                    .unwrap_or(SESSION_LENGTH_UPPER_MS.len());
                 out.session_length.counts[bin] += 1;
             }
-            if let Some(prev) = i.checked_sub(1).map(|p| &sessions[p]) {
-                let gap = (session.start_ms - prev.end_ms.unwrap_or(prev.start_ms)).max(0);
-                #[allow(clippy::cast_precision_loss)]
-                let hours = gap as f64 / 3_600_000.0;
-                let bin = TIME_BETWEEN_UPPER_H
+            if let Some(gap) = gap_before(sessions, i) {
+                let bin = TIME_BETWEEN_UPPER_MS
                     .iter()
-                    .position(|&upper| hours < upper)
-                    .unwrap_or(TIME_BETWEEN_UPPER_H.len());
+                    .position(|&upper| gap < upper)
+                    .unwrap_or(TIME_BETWEEN_UPPER_MS.len());
                 out.time_between_sessions.counts[bin] += 1;
             }
         }
@@ -120,22 +127,20 @@ pub struct QualityReport {
 
 pub fn quality(prepared: &Prepared<'_>) -> QualityReport {
     let mut report = QualityReport {
-        rejected_by_reason: prepared.dataset.rejected_by_reason.clone(),
-        build: prepared.dataset.stats.clone(),
+        rejected_by_reason: prepared.dataset().rejected_by_reason.clone(),
+        build: prepared.dataset().stats.clone(),
         ..QualityReport::default()
     };
-    let channels: HashSet<&str> = prepared.users.iter().map(|u| u.channel.as_str()).collect();
-    let pairs: HashSet<(&str, &str)> = prepared
-        .users
+    // Every channel and pair in the names belongs to at least one user.
+    let pairs: HashSet<(u32, &str)> = prepared
+        .campaign_parts
         .iter()
-        .map(|u| (u.channel.as_str(), u.campaign.as_str()))
+        .map(|(channel, campaign)| (*channel, campaign.as_str()))
         .collect();
-    for (facts, row) in prepared.spend.iter().zip(&prepared.dataset.spend) {
-        let matched = if facts.campaign.is_empty() {
-            channels.contains(facts.channel.as_str())
-        } else {
-            pairs.contains(&(facts.channel.as_str(), facts.campaign.as_str()))
-        };
+    for (facts, row) in prepared.spend.iter().zip(&prepared.dataset().spend) {
+        let channel = prepared.channels.id(&facts.channel);
+        let matched = channel != super::NO_MATCH
+            && (facts.campaign.is_empty() || pairs.contains(&(channel, facts.campaign.as_str())));
         if !matched {
             report.unmatched_spend_rows += 1;
             report.unmatched_spend_amount += facts.amount.unwrap_or(0.0);

@@ -1,13 +1,12 @@
 //! The cohort matrix: cohort rows by day-N columns, with maturity per cell and an average
 //! row that weights mature cells by installs.
 
-use std::collections::BTreeMap;
-
 use chrono::NaiveDate;
 
 use crate::model::Grain;
 
-use super::groups::{compute, DayMetrics};
+use super::groups::{by_period, DayMetrics};
+use super::sweep::{compute_groups, GroupSpec, Membership};
 use super::{period_label, period_start, Filter, Prepared};
 
 /// The value shown in each cell.
@@ -93,38 +92,41 @@ pub fn cohort_matrix(
 ) -> Matrix {
     let days: Vec<u32> = (0..=max_day).collect();
     let spend = prepared.filtered_spend(filter);
-    let mut by_period: BTreeMap<NaiveDate, Vec<usize>> = BTreeMap::new();
-    for u in prepared.filtered_users(filter) {
-        by_period
-            .entry(period_start(prepared.users[u].cohort_date, grain))
-            .or_default()
-            .push(u);
-    }
-
-    let rows: Vec<CohortRow> = by_period
-        .into_iter()
-        .map(|(start, members)| {
-            let rows = spend.as_ref().map(|rows| {
+    let users = prepared.filtered_users(filter);
+    let (starts, group_of) = by_period(prepared, &users, grain);
+    let specs = starts
+        .iter()
+        .map(|&start| GroupSpec {
+            name: period_label(start, grain),
+            spend_rows: spend.as_ref().map(|rows| {
                 rows.iter()
                     .copied()
                     .filter(|&r| period_start(prepared.spend[r].date, grain) == start)
-                    .collect::<Vec<_>>()
-            });
-            let label = period_label(start, grain);
-            let group = compute(prepared, label.clone(), &members, rows.as_deref(), &days);
-            CohortRow {
-                label,
-                start: Some(start),
-                installs: group.installs,
-                cells: group
-                    .days
-                    .iter()
-                    .map(|d| MatrixCell {
-                        value: metric.value(d),
-                        mature: d.mature_users == group.installs && group.installs > 0,
-                    })
-                    .collect(),
-            }
+                    .collect()
+            }),
+        })
+        .collect();
+    let members = Membership {
+        users: &users,
+        group_of: &group_of,
+    };
+    let groups = compute_groups(prepared, &members, specs, &days, false);
+
+    let rows: Vec<CohortRow> = groups
+        .into_iter()
+        .zip(starts)
+        .map(|((group, _), start)| CohortRow {
+            start: Some(start),
+            installs: group.installs,
+            cells: group
+                .days
+                .iter()
+                .map(|d| MatrixCell {
+                    value: metric.value(d),
+                    mature: d.mature_users == group.installs && group.installs > 0,
+                })
+                .collect(),
+            label: group.name,
         })
         .collect();
 

@@ -9,6 +9,8 @@ mod campaign_qa;
 mod distributions;
 mod groups;
 mod matrix;
+mod spread;
+mod sweep;
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -17,7 +19,7 @@ use chrono::{Datelike, NaiveDate};
 use chrono_tz::Tz;
 
 use crate::model::{Dataset, DayConvention, Grain, DAY_MS};
-use crate::time::{local_date, start_of_day_ms};
+use crate::time::{local_date, start_of_day_ms, DayTable};
 
 pub use campaign_qa::{campaign_quality, wilson_interval, CampaignQuality, CampaignQualityTable};
 pub use distributions::{distributions, quality, Distributions, Histogram, QualityReport};
@@ -62,17 +64,67 @@ impl Filter {
     }
 }
 
-/// Per-user facts that every metric needs.
+/// The distinct values of one attribute, numbered in order of first install: the key
+/// (trimmed, case ignored) and the spelling shown, as on the earliest install.
+#[derive(Clone, Debug, Default)]
+struct Names {
+    keys: Vec<String>,
+    shown: Vec<String>,
+    ids: HashMap<String, u32>,
+}
+
+impl Names {
+    fn intern(&mut self, key: String, shown: impl FnOnce() -> String) -> u32 {
+        if let Some(&id) = self.ids.get(&key) {
+            return id;
+        }
+        let id = u32::try_from(self.keys.len()).unwrap_or(u32::MAX);
+        self.ids.insert(key.clone(), id);
+        self.keys.push(key);
+        self.shown.push(shown());
+        id
+    }
+
+    /// The id of a key; `NO_MATCH` when no user has it.
+    fn id(&self, key: &str) -> u32 {
+        self.ids.get(key).copied().unwrap_or(NO_MATCH)
+    }
+
+    /// Ids in key order, the order groups are listed in before they are ranked.
+    fn by_key(&self) -> Vec<u32> {
+        let mut ids: Vec<u32> = (0..self.keys.len() as u32).collect();
+        ids.sort_by(|&a, &b| self.keys[a as usize].cmp(&self.keys[b as usize]));
+        ids
+    }
+
+    /// The non-empty spellings shown, sorted by name.
+    fn sorted_shown(&self) -> Vec<String> {
+        let mut values: Vec<String> = self
+            .shown
+            .iter()
+            .filter(|v| !v.is_empty())
+            .cloned()
+            .collect();
+        values.sort_by_key(|v| v.to_lowercase());
+        values
+    }
+}
+
+/// An id no value has: a filter on a value nobody has matches no user.
+const NO_MATCH: u32 = u32::MAX;
+
+/// Per-user facts that every metric needs; attributes are ids into `Prepared`'s names.
 #[derive(Clone, Debug)]
 struct UserFacts {
     cohort_date: NaiveDate,
     /// The largest N for which this user's cohort date is mature; -1 when none is.
     max_mature_day: i64,
-    channel: String,
-    campaign: String,
-    country: String,
-    platform: String,
-    app_version: String,
+    channel: u32,
+    /// The (channel, campaign) pair.
+    campaign: u32,
+    country: u32,
+    platform: u32,
+    app_version: u32,
     /// This user's sessions that start at or after the install, as indexes into
     /// `Dataset::sessions`.
     sessions: Range<usize>,
@@ -89,19 +141,119 @@ struct SpendFacts {
     max_mature_day: i64,
 }
 
-/// A dataset with the per-session and per-user work done for its settings.
+/// Day N of a session before the install (or beyond any day a report asks for).
+const NO_DAY: u16 = u16::MAX;
+
+/// The dataset a `Prepared` reads: borrowed for a one-off report, owned by the window's
+/// query worker, which keeps one between queries.
+enum Source<'a> {
+    Borrowed(&'a Dataset),
+    Owned(Box<Dataset>),
+}
+
+/// A dataset with the per-session and per-user work done for its settings, once: every
+/// query after that only aggregates.
 pub struct Prepared<'a> {
-    pub dataset: &'a Dataset,
+    source: Source<'a>,
     pub tz: Tz,
     pub data_end_ms: Option<i64>,
     users: Vec<UserFacts>,
-    /// Day N of each session; `None` for sessions before the install.
-    session_day: Vec<Option<u32>>,
+    /// Day N of each session; `NO_DAY` before the install.
+    session_day: Vec<u16>,
     spend: Vec<SpendFacts>,
+    channels: Names,
+    /// Keys are `channel id` and campaign key joined by a tab; shown is the campaign.
+    campaigns: Names,
+    /// The channel id and the campaign key of each pair.
+    campaign_parts: Vec<(u32, String)>,
+    countries: Names,
+    platforms: Names,
+    app_versions: Names,
+}
+
+/// A filter with its names turned into ids once, so each user is checked with integers.
+struct Matcher {
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    channel: Option<u32>,
+    /// Which campaign pairs carry the wanted campaign name.
+    campaigns: Option<Vec<bool>>,
+    country: Option<u32>,
+    platform: Option<u32>,
+    app_version: Option<u32>,
+}
+
+impl Prepared<'static> {
+    /// Prepares a dataset and keeps it.
+    pub fn owning(dataset: Dataset) -> Self {
+        Self::build(Source::Owned(Box::new(dataset)))
+    }
 }
 
 impl<'a> Prepared<'a> {
     pub fn new(dataset: &'a Dataset) -> Self {
+        Self::build(Source::Borrowed(dataset))
+    }
+
+    pub fn dataset(&self) -> &Dataset {
+        match &self.source {
+            Source::Borrowed(dataset) => dataset,
+            Source::Owned(dataset) => dataset,
+        }
+    }
+
+    fn build(source: Source<'a>) -> Self {
+        let dataset: &Dataset = match &source {
+            Source::Borrowed(dataset) => dataset,
+            Source::Owned(dataset) => dataset,
+        };
+        let Derived {
+            tz,
+            data_end_ms,
+            users,
+            session_day,
+            spend,
+            channels,
+            campaigns,
+            campaign_parts,
+            countries,
+            platforms,
+            app_versions,
+        } = Derived::of(dataset);
+        Self {
+            source,
+            tz,
+            data_end_ms,
+            users,
+            session_day,
+            spend,
+            channels,
+            campaigns,
+            campaign_parts,
+            countries,
+            platforms,
+            app_versions,
+        }
+    }
+}
+
+/// Everything `Prepared` works out from its dataset.
+struct Derived {
+    tz: Tz,
+    data_end_ms: Option<i64>,
+    users: Vec<UserFacts>,
+    session_day: Vec<u16>,
+    spend: Vec<SpendFacts>,
+    channels: Names,
+    campaigns: Names,
+    campaign_parts: Vec<(u32, String)>,
+    countries: Names,
+    platforms: Names,
+    app_versions: Names,
+}
+
+impl Derived {
+    fn of(dataset: &Dataset) -> Self {
         let settings = &dataset.settings;
         let tz = settings.zone();
         let data_end_ms = dataset.data_end_ms();
@@ -112,7 +264,17 @@ impl<'a> Prepared<'a> {
             cache: HashMap::new(),
         };
 
-        let mut session_day = vec![None; dataset.sessions.len()];
+        // One table of local day starts answers every date below.
+        let instants = dataset
+            .users
+            .iter()
+            .map(|u| u.install_ms)
+            .chain(dataset.sessions.iter().map(|s| s.start_ms));
+        let (min_ms, max_ms) =
+            instants.fold((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)));
+        let days = DayTable::new(tz, min_ms.min(max_ms), max_ms.max(min_ms));
+
+        let mut session_day = vec![NO_DAY; dataset.sessions.len()];
         let mut users = Vec::with_capacity(dataset.users.len());
         let mut next = 0;
         for (index, user) in dataset.users.iter().enumerate() {
@@ -120,30 +282,31 @@ impl<'a> Prepared<'a> {
             while next < dataset.sessions.len() && dataset.sessions[next].user as usize == index {
                 next += 1;
             }
-            let install_date = local_date(user.install_ms, tz);
+            let install_day = days.day_number(user.install_ms);
             // Sessions are sorted by start, so those at or after the install are a tail.
             let mut from = first;
-            for (i, session) in dataset.sessions.iter().enumerate().take(next).skip(first) {
-                if session.start_ms < user.install_ms {
+            let own = dataset.sessions[first..next].iter();
+            for ((i, session), day_of) in (first..).zip(own).zip(&mut session_day[first..next]) {
+                let start_ms = session.start_ms;
+                if start_ms < user.install_ms {
                     from = i + 1;
                     continue;
                 }
                 let day = match settings.day {
-                    DayConvention::Window => (session.start_ms - user.install_ms) / DAY_MS,
-                    DayConvention::Calendar => {
-                        (local_date(session.start_ms, tz) - install_date).num_days()
-                    }
+                    DayConvention::Window => (start_ms - user.install_ms) / DAY_MS,
+                    DayConvention::Calendar => days.day_number(start_ms) - install_day,
                 };
-                session_day[i] = u32::try_from(day).ok();
+                *day_of = u16::try_from(day).unwrap_or(NO_DAY);
             }
+            let cohort_date = days.date(user.install_ms);
             users.push(UserFacts {
-                cohort_date: install_date,
-                max_mature_day: maturity.max_mature_day(install_date),
-                channel: channel_key(&user.attrs.channel),
-                campaign: normalize_name(&user.attrs.campaign),
-                country: normalize_name(&user.attrs.country),
-                platform: normalize_name(&user.attrs.platform),
-                app_version: normalize_name(&user.attrs.app_version),
+                cohort_date,
+                max_mature_day: maturity.max_mature_day(cohort_date),
+                channel: 0,
+                campaign: 0,
+                country: 0,
+                platform: 0,
+                app_version: 0,
                 sessions: from..next,
             });
         }
@@ -174,41 +337,131 @@ impl<'a> Prepared<'a> {
             })
             .collect();
 
-        Self {
-            dataset,
+        let mut derived = Self {
             tz,
             data_end_ms,
             users,
             session_day,
             spend,
-        }
+            channels: Names::default(),
+            campaigns: Names::default(),
+            campaign_parts: Vec::new(),
+            countries: Names::default(),
+            platforms: Names::default(),
+            app_versions: Names::default(),
+        };
+        derived.name_attributes(dataset);
+        derived
     }
 
-    fn user_matches(&self, index: usize, filter: &Filter) -> bool {
-        let facts = &self.users[index];
-        let same = |wanted: &Option<String>, value: &str, is_channel: bool| {
-            wanted.as_ref().is_none_or(|w| {
-                let w = if is_channel {
-                    channel_key(w)
-                } else {
-                    normalize_name(w)
-                };
-                w == value
-            })
+    /// Numbers every attribute value, visiting users from the earliest install so that
+    /// each value is shown as first spelled.
+    fn name_attributes(&mut self, dataset: &Dataset) {
+        let mut order: Vec<usize> = (0..dataset.users.len()).collect();
+        order.sort_by_key(|&i| (dataset.users[i].install_ms, i));
+
+        // Raw spellings repeat a lot: remember each one's id to normalize it only once.
+        let mut seen: [HashMap<&str, u32>; 5] = Default::default();
+        for i in order {
+            let attrs = &dataset.users[i].attrs;
+            let channel = *seen[0].entry(&attrs.channel).or_insert_with(|| {
+                self.channels
+                    .intern(channel_key(&attrs.channel), || match attrs.channel.trim() {
+                        "" => ORGANIC.to_owned(),
+                        shown => shown.to_owned(),
+                    })
+            });
+            let pair_key = format!("{channel}\t{}", attrs.campaign);
+            let campaign = match seen[1].get(pair_key.as_str()) {
+                Some(&id) => id,
+                None => {
+                    let key = normalize_name(&attrs.campaign);
+                    let before = self.campaigns.keys.len();
+                    let id = self.campaigns.intern(format!("{channel}\t{key}"), || {
+                        attrs.campaign.trim().to_owned()
+                    });
+                    if self.campaigns.keys.len() > before {
+                        self.campaign_parts.push((channel, key));
+                    }
+                    id
+                }
+            };
+            let name = |names: &mut Names, raw: &str| {
+                names.intern(normalize_name(raw), || raw.trim().to_owned())
+            };
+            let country = *seen[2]
+                .entry(&attrs.country)
+                .or_insert_with(|| name(&mut self.countries, &attrs.country));
+            let platform = *seen[3]
+                .entry(&attrs.platform)
+                .or_insert_with(|| name(&mut self.platforms, &attrs.platform));
+            let app_version = *seen[4]
+                .entry(&attrs.app_version)
+                .or_insert_with(|| name(&mut self.app_versions, &attrs.app_version));
+
+            let facts = &mut self.users[i];
+            facts.channel = channel;
+            facts.campaign = campaign;
+            facts.country = country;
+            facts.platform = platform;
+            facts.app_version = app_version;
+        }
+    }
+}
+
+impl Prepared<'_> {
+    /// Campaign pair ids in (channel key, campaign key) order.
+    fn campaigns_by_key(&self) -> Vec<u32> {
+        let key_of = |id: u32| {
+            let (channel, campaign) = &self.campaign_parts[id as usize];
+            (&self.channels.keys[*channel as usize], campaign)
         };
-        filter.install_from.is_none_or(|d| facts.cohort_date >= d)
-            && filter.install_to.is_none_or(|d| facts.cohort_date <= d)
-            && same(&filter.channel, &facts.channel, true)
-            && same(&filter.campaign, &facts.campaign, false)
-            && same(&filter.country, &facts.country, false)
-            && same(&filter.platform, &facts.platform, false)
-            && same(&filter.app_version, &facts.app_version, false)
+        let mut ids: Vec<u32> = (0..self.campaign_parts.len() as u32).collect();
+        ids.sort_by(|&a, &b| key_of(a).cmp(&key_of(b)));
+        ids
+    }
+
+    fn matcher(&self, filter: &Filter) -> Matcher {
+        let id = |names: &Names, wanted: &Option<String>| {
+            wanted.as_ref().map(|w| names.id(&normalize_name(w)))
+        };
+        Matcher {
+            from: filter.install_from,
+            to: filter.install_to,
+            channel: filter
+                .channel
+                .as_ref()
+                .map(|c| self.channels.id(&channel_key(c))),
+            campaigns: filter.campaign.as_ref().map(|c| {
+                let wanted = normalize_name(c);
+                self.campaign_parts
+                    .iter()
+                    .map(|(_, key)| *key == wanted)
+                    .collect()
+            }),
+            country: id(&self.countries, &filter.country),
+            platform: id(&self.platforms, &filter.platform),
+            app_version: id(&self.app_versions, &filter.app_version),
+        }
     }
 
     /// Users that pass the filter, in key order.
     fn filtered_users(&self, filter: &Filter) -> Vec<usize> {
+        let m = self.matcher(filter);
+        let is = |wanted: Option<u32>, value: u32| wanted.is_none_or(|w| w == value);
         (0..self.users.len())
-            .filter(|&i| self.user_matches(i, filter))
+            .filter(|&i| {
+                let f = &self.users[i];
+                m.from.is_none_or(|d| f.cohort_date >= d)
+                    && m.to.is_none_or(|d| f.cohort_date <= d)
+                    && is(m.channel, f.channel)
+                    && m.campaigns
+                        .as_ref()
+                        .is_none_or(|pairs| pairs[f.campaign as usize])
+                    && is(m.country, f.country)
+                    && is(m.platform, f.platform)
+                    && is(m.app_version, f.app_version)
+            })
             .collect()
     }
 
@@ -218,62 +471,18 @@ impl<'a> Prepared<'a> {
         if filter.splits_spend() {
             return None;
         }
+        let channel = filter.channel.as_deref().map(channel_key);
+        let campaign = filter.campaign.as_deref().map(normalize_name);
         let keep = |row: &SpendFacts| {
             filter.install_from.is_none_or(|d| row.date >= d)
                 && filter.install_to.is_none_or(|d| row.date <= d)
-                && filter
-                    .channel
-                    .as_ref()
-                    .is_none_or(|c| channel_key(c) == row.channel)
-                && filter
-                    .campaign
-                    .as_ref()
-                    .is_none_or(|c| normalize_name(c) == row.campaign)
+                && channel.as_ref().is_none_or(|c| *c == row.channel)
+                && campaign.as_ref().is_none_or(|c| *c == row.campaign)
         };
         Some(
             (0..self.spend.len())
                 .filter(|&i| keep(&self.spend[i]))
                 .collect(),
-        )
-    }
-
-    /// The display spelling of each key: the spelling on the earliest install.
-    fn spelling<K: std::hash::Hash + Eq>(
-        &self,
-        key_of: impl Fn(&UserFacts) -> K,
-        raw_of: impl Fn(usize) -> String,
-    ) -> HashMap<K, String> {
-        let mut order: Vec<usize> = (0..self.users.len()).collect();
-        order.sort_by_key(|&i| (self.dataset.users[i].install_ms, i));
-        let mut names = HashMap::new();
-        for i in order {
-            names
-                .entry(key_of(&self.users[i]))
-                .or_insert_with(|| raw_of(i));
-        }
-        names
-    }
-
-    /// The spelling of each channel key on its earliest install (`organic` for none).
-    fn channel_spelling(&self) -> HashMap<String, String> {
-        self.spelling(
-            |f| f.channel.clone(),
-            |i| {
-                let raw = self.dataset.users[i].attrs.channel.trim();
-                if raw.is_empty() {
-                    ORGANIC.to_owned()
-                } else {
-                    raw.to_owned()
-                }
-            },
-        )
-    }
-
-    /// The spelling of each (channel, campaign) pair on its earliest install.
-    fn campaign_spelling(&self) -> HashMap<(String, String), String> {
-        self.spelling(
-            |f| (f.channel.clone(), f.campaign.clone()),
-            |i| self.dataset.users[i].attrs.campaign.trim().to_owned(),
         )
     }
 }
@@ -294,28 +503,18 @@ pub struct Facets {
 impl Prepared<'_> {
     /// Every value of every filter, sorted by name.
     pub fn facets(&self) -> Facets {
-        let users = &self.dataset.users;
-        let distinct = |key: fn(&UserFacts) -> &str, raw: fn(&crate::model::Attributes) -> &str| {
-            let names = self.spelling(
-                |f| key(f).to_owned(),
-                |i| raw(&users[i].attrs).trim().to_owned(),
-            );
-            let mut values: Vec<String> = names.into_values().filter(|v| !v.is_empty()).collect();
-            values.sort_by_key(|v| v.to_lowercase());
-            values
-        };
-        let channel_names = self.channel_spelling();
-        let mut channels: Vec<String> = channel_names.values().cloned().collect();
+        let mut channels = self.channels.shown.clone();
         channels.sort_by_key(|v| v.to_lowercase());
 
-        let pairs = self.campaign_spelling();
-        let mut campaigns: Vec<(String, String)> = pairs
-            .into_iter()
+        let mut campaigns: Vec<(String, String)> = self
+            .campaign_parts
+            .iter()
+            .zip(&self.campaigns.shown)
             .filter(|(_, shown)| !shown.is_empty())
             .map(|((channel, _), shown)| {
                 (
-                    channel_names.get(&channel).cloned().unwrap_or(channel),
-                    shown,
+                    self.channels.shown[*channel as usize].clone(),
+                    shown.clone(),
                 )
             })
             .collect();
@@ -326,9 +525,9 @@ impl Prepared<'_> {
             last_install: self.users.iter().map(|u| u.cohort_date).max(),
             channels,
             campaigns,
-            countries: distinct(|f| f.country.as_str(), |a| &a.country),
-            platforms: distinct(|f| f.platform.as_str(), |a| &a.platform),
-            app_versions: distinct(|f| f.app_version.as_str(), |a| &a.app_version),
+            countries: self.countries.sorted_shown(),
+            platforms: self.platforms.sorted_shown(),
+            app_versions: self.app_versions.sorted_shown(),
         }
     }
 }

@@ -1,0 +1,315 @@
+//! Every group's metrics in one pass over the sessions, in the order they sit in memory.
+//!
+//! A report by channel or campaign visits the same sessions as a report of all users;
+//! walking them once, in order, and adding each user's sessions to its group's counts
+//! keeps a 10-million-session project inside the memory bandwidth of a laptop.
+
+use crate::model::Session;
+
+use super::groups::{DayMetrics, GroupMetrics};
+use super::spread::Spread;
+use super::{ratio, Prepared};
+use crate::metrics::campaign_qa::SHORT_SESSION_MS;
+
+/// One group to compute: its name and its spend rows (`None`: spend is not defined).
+pub(super) struct GroupSpec {
+    pub name: String,
+    pub spend_rows: Option<Vec<usize>>,
+}
+
+/// Counts that the Quality view needs beside a group's metrics.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct SessionCounts {
+    /// Users with at most one session.
+    pub one_session_users: u64,
+    pub short_sessions: u64,
+    pub known_lengths: u64,
+}
+
+/// Users and the group each belongs to, in ascending user order.
+pub(super) struct Membership<'u> {
+    pub users: &'u [usize],
+    pub group_of: &'u [u32],
+}
+
+/// Computes every group at once. Without `spread`, the length and gap quantiles are left
+/// out (the cohort matrix and the Quality view need none).
+pub(super) fn compute_groups(
+    prepared: &Prepared<'_>,
+    members: &Membership<'_>,
+    groups: Vec<GroupSpec>,
+    days: &[u32],
+    spread: bool,
+) -> Vec<(GroupMetrics, SessionCounts)> {
+    let max_day = days.iter().copied().max().unwrap_or(0) as usize;
+    let pairs = || {
+        members
+            .users
+            .iter()
+            .copied()
+            .zip(members.group_of.iter().copied())
+    };
+
+    let mut expected = vec![0usize; groups.len()];
+    if spread {
+        for (u, g) in pairs() {
+            expected[g as usize] += prepared.users[u].sessions.len();
+        }
+    }
+    let mut sums: Vec<Sums> = expected
+        .iter()
+        .map(|&e| Sums::new(max_day, spread, e))
+        .collect();
+
+    let mut active_day = vec![false; max_day + 1];
+    for (u, g) in pairs() {
+        sums[g as usize].add_user(prepared, u, max_day, &mut active_day);
+    }
+
+    // Large groups count values in buckets; a second pass fetches the few they need.
+    let mut second_pass = false;
+    for group in &mut sums {
+        group.gather = spread && (group.lengths.plan(&[0.5, 0.9]) | group.gaps.plan(&[0.5]));
+        second_pass |= group.gather;
+    }
+    if second_pass {
+        for (u, g) in pairs() {
+            let group = &mut sums[g as usize];
+            if group.gather {
+                group.gather_user(prepared, u);
+            }
+        }
+    }
+
+    sums.into_iter()
+        .zip(groups)
+        .map(|(group, spec)| group.finish(prepared, spec, days, max_day))
+        .collect()
+}
+
+/// What one group has added up so far.
+struct Sums {
+    installs: u64,
+    sessions: u64,
+    counts: DayCounts,
+    lengths: Spread,
+    gaps: Spread,
+    length_sum: i64,
+    length_count: u64,
+    spread: bool,
+    gather: bool,
+    quality: SessionCounts,
+}
+
+impl Sums {
+    fn new(max_day: usize, spread: bool, expected: usize) -> Self {
+        Self {
+            installs: 0,
+            sessions: 0,
+            counts: DayCounts::new(max_day),
+            lengths: Spread::with_expected(expected),
+            gaps: Spread::with_expected(expected),
+            length_sum: 0,
+            length_count: 0,
+            spread,
+            gather: false,
+            quality: SessionCounts::default(),
+        }
+    }
+
+    fn add_user(
+        &mut self,
+        prepared: &Prepared<'_>,
+        user: usize,
+        max_day: usize,
+        active_day: &mut [bool],
+    ) {
+        let facts = &prepared.users[user];
+        let sessions = &prepared.dataset().sessions[facts.sessions.clone()];
+        let session_days = &prepared.session_day[facts.sessions.clone()];
+        self.installs += 1;
+        self.sessions += sessions.len() as u64;
+        self.quality.one_session_users += u64::from(sessions.len() <= 1);
+
+        // The largest N this user counts for, capped at the last requested day.
+        let mature = usize::try_from(facts.max_mature_day)
+            .ok()
+            .map(|m| m.min(max_day));
+        let counts = &mut self.counts;
+        if let Some(m) = mature {
+            counts.mature_users[0] += 1;
+            counts.mature_users[m + 1] -= 1;
+        }
+        active_day.fill(false);
+
+        for (index, (session, &day)) in sessions.iter().zip(session_days).enumerate() {
+            let length = session.length_ms();
+            if let Some(length) = length {
+                self.quality.known_lengths += 1;
+                self.quality.short_sessions += u64::from(length < SHORT_SESSION_MS);
+            }
+            if self.spread {
+                if let Some(length) = length {
+                    self.lengths.add(length);
+                    self.length_sum += length;
+                    self.length_count += 1;
+                }
+                if let Some(gap) = gap_before(sessions, index) {
+                    self.gaps.add(gap);
+                }
+            }
+
+            let Some(m) = mature else {
+                continue;
+            };
+            let day = day as usize;
+            if day > m {
+                continue; // also sessions before the install
+            }
+            counts.through[day] += 1;
+            counts.through[m + 1] -= 1;
+            counts.on_day[day] += 1;
+            if let Some(length) = length {
+                counts.time_through_ms[day] += length;
+                counts.time_through_ms[m + 1] -= length;
+            }
+            if !active_day[day] {
+                active_day[day] = true;
+                counts.active[day] += 1;
+            }
+        }
+    }
+
+    fn gather_user(&mut self, prepared: &Prepared<'_>, user: usize) {
+        let sessions = &prepared.dataset().sessions[prepared.users[user].sessions.clone()];
+        for (index, session) in sessions.iter().enumerate() {
+            if let Some(length) = session.length_ms() {
+                self.lengths.gather(length);
+            }
+            if let Some(gap) = gap_before(sessions, index) {
+                self.gaps.gather(gap);
+            }
+        }
+    }
+
+    fn finish(
+        mut self,
+        prepared: &Prepared<'_>,
+        spec: GroupSpec,
+        days: &[u32],
+        max_day: usize,
+    ) -> (GroupMetrics, SessionCounts) {
+        let counts = &mut self.counts;
+        let mut spend_total: Option<f64> = None;
+        for &r in spec.spend_rows.as_deref().unwrap_or(&[]) {
+            let row = &prepared.spend[r];
+            let Some(amount) = row.amount else {
+                continue; // other currency without a rate: reported in the quality report
+            };
+            *spend_total.get_or_insert(0.0) += amount;
+            if let Ok(m) = usize::try_from(row.max_mature_day) {
+                let m = m.min(max_day);
+                counts.spend[0] += amount;
+                counts.spend[m + 1] -= amount;
+                counts.spend_rows[0] += 1;
+                counts.spend_rows[m + 1] -= 1;
+            }
+        }
+        counts.finish();
+
+        let has_spend = spec.spend_rows.is_some();
+        let seconds = |ms: f64| ms / 1000.0;
+        let day_metrics = days
+            .iter()
+            .map(|&day| {
+                let n = day as usize;
+                let mature_users = u64::try_from(counts.mature_users[n]).unwrap_or(0);
+                let through = u64::try_from(counts.through[n]).unwrap_or(0);
+                let on_day = counts.on_day[n];
+                let spend = (has_spend && counts.spend_rows[n] > 0).then_some(counts.spend[n]);
+                #[allow(clippy::cast_precision_loss)]
+                DayMetrics {
+                    day,
+                    mature_users,
+                    sessions_through: through,
+                    sessions_on_day: on_day,
+                    active_users: counts.active[n],
+                    sessions_per_user: ratio(through as f64, mature_users),
+                    sessions_per_user_on_day: ratio(on_day as f64, mature_users),
+                    retention: ratio(counts.active[n] as f64, mature_users),
+                    time_per_user_s: ratio(seconds(counts.time_through_ms[n] as f64), mature_users),
+                    mature_spend: spend,
+                    cpm_sessions: spend.and_then(|s| ratio(1000.0 * s, through)),
+                    cpm_sessions_on_day: spend.and_then(|s| ratio(1000.0 * s, on_day)),
+                }
+            })
+            .collect();
+
+        let metrics = GroupMetrics {
+            name: spec.name,
+            channel: None,
+            campaign: None,
+            installs: self.installs,
+            sessions: self.sessions,
+            days: day_metrics,
+            #[allow(clippy::cast_precision_loss)]
+            avg_session_length_s: ratio(seconds(self.length_sum as f64), self.length_count),
+            median_session_length_s: self.lengths.quantile(0.5).map(seconds),
+            p90_session_length_s: self.lengths.quantile(0.9).map(seconds),
+            median_time_between_sessions_s: self.gaps.quantile(0.5).map(seconds),
+            spend: spend_total,
+            cpi: spend_total.and_then(|s| ratio(s, self.installs)),
+        };
+        (metrics, self.quality)
+    }
+}
+
+/// Counts per day N, for users mature for N, built with difference arrays so that each
+/// session is visited once.
+struct DayCounts {
+    mature_users: Vec<i64>,
+    through: Vec<i64>,
+    time_through_ms: Vec<i64>,
+    on_day: Vec<u64>,
+    active: Vec<u64>,
+    spend: Vec<f64>,
+    spend_rows: Vec<i64>,
+}
+
+impl DayCounts {
+    fn new(max_day: usize) -> Self {
+        Self {
+            mature_users: vec![0; max_day + 2],
+            through: vec![0; max_day + 2],
+            time_through_ms: vec![0; max_day + 2],
+            on_day: vec![0; max_day + 1],
+            active: vec![0; max_day + 1],
+            spend: vec![0.0; max_day + 2],
+            spend_rows: vec![0; max_day + 2],
+        }
+    }
+
+    /// Running sums turn the difference arrays into per-day values.
+    fn finish(&mut self) {
+        for values in [
+            &mut self.mature_users,
+            &mut self.through,
+            &mut self.time_through_ms,
+            &mut self.spend_rows,
+        ] {
+            for i in 1..values.len() {
+                values[i] += values[i - 1];
+            }
+        }
+        for i in 1..self.spend.len() {
+            self.spend[i] += self.spend[i - 1];
+        }
+    }
+}
+
+/// The time from the end of the previous session (its start when its length is unknown)
+/// to the start of this one; never negative.
+pub(super) fn gap_before(sessions: &[Session], index: usize) -> Option<i64> {
+    let previous = &sessions[index.checked_sub(1)?];
+    Some((sessions[index].start_ms - previous.end_ms.unwrap_or(previous.start_ms)).max(0))
+}
