@@ -291,6 +291,34 @@ pub struct BuildStats {
     pub users_without_activity: u64,
 }
 
+impl BuildStats {
+    /// Adds the counts of another build (of other users) to these.
+    pub fn absorb(&mut self, other: &Self) {
+        let Self {
+            users,
+            sessions,
+            inferred_installs,
+            reinstalls,
+            duplicate_events,
+            excluded_events,
+            sessions_before_install,
+            sessions_over_24h,
+            install_sessions_added,
+            users_without_activity,
+        } = other;
+        self.users += users;
+        self.sessions += sessions;
+        self.inferred_installs += inferred_installs;
+        self.reinstalls += reinstalls;
+        self.duplicate_events += duplicate_events;
+        self.excluded_events += excluded_events;
+        self.sessions_before_install += sessions_before_install;
+        self.sessions_over_24h += sessions_over_24h;
+        self.install_sessions_added += install_sessions_added;
+        self.users_without_activity += users_without_activity;
+    }
+}
+
 /// One rejected input row: where, and why.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rejection {

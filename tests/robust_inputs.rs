@@ -288,7 +288,7 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
 fn user_keys(project: &Path) -> Vec<String> {
     let conn = Connection::open(project).unwrap();
     let mut stmt = conn
-        .prepare("SELECT user_key FROM users ORDER BY user_key")
+        .prepare("SELECT key FROM user_keys ORDER BY key")
         .unwrap();
     stmt.query_map([], |r| r.get(0))
         .unwrap()

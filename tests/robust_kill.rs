@@ -116,12 +116,21 @@ fn contents(path: &Path) -> Contents {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
+    // Rows are kept many to a chunk; each chunk says how many it holds.
+    let rows = |table: &str, kind: &str| -> i64 {
+        conn.query_row(
+            &format!("SELECT coalesce(sum(rows), 0) FROM {table} WHERE kind = ?1"),
+            [kind],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
     Contents {
-        raw_sessions: count("raw_sessions"),
-        raw_user_rows: count("raw_user_rows"),
-        raw_events: count("raw_events"),
-        users: count("users"),
-        sessions: count("sessions"),
+        raw_sessions: rows("raw_chunks", "sessions"),
+        raw_user_rows: rows("raw_chunks", "user_rows"),
+        raw_events: rows("raw_chunks", "events"),
+        users: rows("built_chunks", "users"),
+        sessions: rows("built_chunks", "sessions"),
         imports: count("imports"),
         log,
     }

@@ -161,6 +161,17 @@ impl Fixture {
 }
 
 /// Counts rows of a table, opening the file with plain SQLite.
+/// Session rows imported, read with plain SQLite from the chunks that hold them.
+fn raw_session_rows(path: &Path) -> i64 {
+    let conn = Connection::open(path).unwrap();
+    conn.query_row(
+        "SELECT coalesce(sum(rows), 0) FROM raw_chunks WHERE kind = 'sessions'",
+        [],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
 fn count(path: &Path, table: &str) -> i64 {
     let conn = Connection::open(path).unwrap();
     conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
@@ -195,7 +206,7 @@ fn the_valid_project_works_and_report_leaves_its_bytes_alone() {
         f.path("more.csv").to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(count(&base, "raw_sessions"), 4);
+    assert_eq!(raw_session_rows(&base), 4);
 }
 
 #[test]
@@ -205,11 +216,11 @@ fn a_trigger_added_by_hand_is_refused_and_never_fires() {
         "trigger.cohort",
         "CREATE TABLE evil_log (what TEXT);
          CREATE TRIGGER evil AFTER INSERT ON imports
-         BEGIN INSERT INTO evil_log VALUES ('fired'); DELETE FROM raw_sessions; END;",
+         BEGIN INSERT INTO evil_log VALUES ('fired'); DELETE FROM raw_chunks; END;",
     );
     f.assert_refused(&path, &["trigger evil"]);
     assert_eq!(count(&path, "evil_log"), 0, "the trigger fired");
-    assert_eq!(count(&path, "raw_sessions"), 3);
+    assert_eq!(raw_session_rows(&path), 3);
 }
 
 #[test]
@@ -217,7 +228,7 @@ fn a_view_added_by_hand_is_refused() {
     let f = Fixture::new();
     let path = f.craft(
         "view.cohort",
-        "CREATE VIEW evil_view AS SELECT user_key FROM users;",
+        "CREATE VIEW evil_view AS SELECT key FROM user_keys;",
     );
     f.assert_refused(&path, &["view evil_view"]);
 }
@@ -234,7 +245,7 @@ fn an_extra_index_is_refused() {
     let f = Fixture::new();
     let path = f.craft(
         "index.cohort",
-        "CREATE INDEX evil_index ON users (abs(install_ms));",
+        "CREATE INDEX evil_index ON user_keys (abs(id));",
     );
     f.assert_refused(&path, &["index evil_index"]);
 }
@@ -242,8 +253,11 @@ fn an_extra_index_is_refused() {
 #[test]
 fn a_table_with_an_unexpected_column_is_refused() {
     let f = Fixture::new();
-    let path = f.craft("column.cohort", "ALTER TABLE users ADD COLUMN evil TEXT;");
-    f.assert_refused(&path, &["users.evil"]);
+    let path = f.craft(
+        "column.cohort",
+        "ALTER TABLE user_keys ADD COLUMN evil TEXT;",
+    );
+    f.assert_refused(&path, &["user_keys.evil"]);
 }
 
 #[test]
@@ -323,7 +337,7 @@ fn a_row_with_a_five_megabyte_value_works_or_is_refused_cleanly() {
     let f = Fixture::new();
     let path = f.craft(
         "huge.cohort",
-        "UPDATE users SET channel = printf('%.*c', 5000000, 'x') WHERE user_key = 'a1';",
+        "UPDATE user_keys SET key = printf('%.*c', 5000000, 'x') WHERE key = 'a1';",
     );
     let before = sha256(&path);
     let p = path.to_str().unwrap();
@@ -354,13 +368,13 @@ fn a_row_with_a_five_megabyte_value_works_or_is_refused_cleanly() {
     let stderr = text(&out.stderr);
     assert!(!stderr.contains("panicked"), "import panicked:\n{stderr}");
     if out.status.success() {
-        assert_eq!(count(&path, "raw_sessions"), 4);
+        assert_eq!(raw_session_rows(&path), 4);
+        // The users are rebuilt with the 5 MB key as the user a1's.
         let longest: i64 = Connection::open(&path)
             .unwrap()
-            .query_row("SELECT max(length(channel)) FROM users", [], |r| r.get(0))
+            .query_row("SELECT max(length(key)) FROM user_keys", [], |r| r.get(0))
             .unwrap();
-        // users is rebuilt from the raw rows, where no 5 MB value ever was.
-        assert_eq!(longest, "facebook".len() as i64);
+        assert_eq!(longest, 5_000_000);
     } else {
         assert_eq!(out.status.code(), Some(1), "{stderr:.300}");
         assert!(stderr.contains("huge.cohort"), "{stderr:.300}");
@@ -410,7 +424,7 @@ fn a_trigger_the_check_does_not_see_still_never_fires() {
         "sqlite0.cohort",
         "CREATE TABLE sqlite0log (what TEXT);
          CREATE TRIGGER sqlite0evil AFTER INSERT ON imports
-         BEGIN INSERT INTO sqlite0log VALUES ('fired'); DELETE FROM raw_sessions; END;",
+         BEGIN INSERT INTO sqlite0log VALUES ('fired'); DELETE FROM raw_chunks; END;",
     );
     let out = run(&[
         "import",
@@ -420,7 +434,7 @@ fn a_trigger_the_check_does_not_see_still_never_fires() {
     assert!(!text(&out.stderr).contains("panicked"));
     assert_eq!(count(&path, "sqlite0log"), 0, "the trigger fired");
     // The session rows of the base are all still there (plus b1 if the import landed).
-    let sessions = count(&path, "raw_sessions");
+    let sessions = raw_session_rows(&path);
     assert!(sessions == 3 || sessions == 4, "raw_sessions: {sessions}");
 }
 
@@ -451,11 +465,11 @@ fn a_trigger_injected_under_a_reserved_name_is_refused() {
         "PRAGMA writable_schema = ON;
          INSERT INTO sqlite_schema (type, name, tbl_name, rootpage, sql)
          VALUES ('trigger', 'sqlite_evil', 'imports', 0,
-                 'CREATE TRIGGER sqlite_evil AFTER INSERT ON imports BEGIN DELETE FROM raw_sessions; END');
+                 'CREATE TRIGGER sqlite_evil AFTER INSERT ON imports BEGIN DELETE FROM raw_chunks; END');
          PRAGMA writable_schema = OFF;",
     );
     f.assert_refused(&path, &["sqlite_evil"]);
-    assert_eq!(count(&path, "raw_sessions"), 3);
+    assert_eq!(raw_session_rows(&path), 3);
 }
 
 #[test]
@@ -463,9 +477,9 @@ fn a_hidden_generated_column_is_refused() {
     let f = Fixture::new();
     let path = f.craft(
         "generated.cohort",
-        "ALTER TABLE users ADD COLUMN evil GENERATED ALWAYS AS (abs(-1)) VIRTUAL;",
+        "ALTER TABLE user_keys ADD COLUMN evil GENERATED ALWAYS AS (abs(-1)) VIRTUAL;",
     );
-    f.assert_refused(&path, &["users.evil"]);
+    f.assert_refused(&path, &["user_keys.evil"]);
 }
 
 #[test]

@@ -4,7 +4,9 @@
 //! mode on, the schema untrusted, and the schema compared against what this version
 //! creates before anything else is read. Writes happen in one transaction each.
 
+mod chunks;
 mod load;
+mod raw;
 mod schema;
 mod writer;
 
@@ -19,6 +21,8 @@ use crate::model::{BuildStats, Dataset, DayConvention, ImportRecord, Settings};
 
 pub use schema::SCHEMA_VERSION;
 pub use writer::ImportWriter;
+
+use raw::RawWriter;
 
 use load::{load_dataset, rebuild_in};
 
@@ -177,6 +181,13 @@ impl Project {
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(sqlite(path))?;
             schema::migrate(&tx, version).map_err(sqlite(path))?;
+            if version < 3 {
+                // Version 3 keeps rows in chunks and built users and sessions with them.
+                let settings = read_settings(&tx).unwrap_or_default();
+                load::move_version_2_rows(&tx)
+                    .and_then(|()| rebuild_in(&tx, &settings).map(drop))
+                    .map_err(sqlite(path))?;
+            }
             tx.commit().map_err(sqlite(path))?;
         }
         log::debug!("opened project {shown}");
@@ -358,10 +369,12 @@ impl Project {
         )
         .map_err(sqlite(&path))?;
         let import_id = tx.last_insert_rowid();
+        let raw = RawWriter::new(&tx, import_id).map_err(sqlite(&path))?;
         Ok(ImportWriter {
             tx,
             import_id,
             path,
+            raw,
         })
     }
 
@@ -372,14 +385,7 @@ impl Project {
         let settings = self.settings()?;
         let path = self.path.clone();
         let tx = self.begin_write()?;
-        for table in [
-            "raw_sessions",
-            "raw_events",
-            "raw_user_rows",
-            "spend",
-            "rates",
-            "lookups",
-        ] {
+        for table in ["raw_chunks", "spend", "rates", "lookups"] {
             // The table names are ours, not the file's.
             tx.execute(&format!("DELETE FROM {table} WHERE import_id = ?1"), [id])
                 .map_err(sqlite(&path))?;

@@ -11,6 +11,7 @@ pub const APPLICATION_ID: i64 = 0x436F_6831;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_presets.sql"),
+    include_str!("migrations/0003_chunks.sql"),
 ];
 
 /// The schema version this build writes and reads.

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use rusqlite::{params, Transaction};
 
+use super::raw::RawWriter;
 use super::{
     count_param, line_param, read_settings, rebuild_in, sqlite, to_json, Result, SettingsError,
     StoreError,
@@ -17,6 +18,7 @@ pub struct ImportWriter<'a> {
     pub(super) tx: Transaction<'a>,
     pub(super) import_id: i64,
     pub(super) path: PathBuf,
+    pub(super) raw: RawWriter,
 }
 
 impl ImportWriter<'_> {
@@ -30,53 +32,21 @@ impl ImportWriter<'_> {
     }
 
     pub fn session(&mut self, line: u64, row: &SessionRow) -> Result<()> {
-        self.insert(
-            "INSERT INTO raw_sessions (import_id, line, user_key, start_ms, end_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![
-                self.import_id,
-                line_param(line),
-                row.user,
-                row.start_ms,
-                row.end_ms
-            ],
-        )
+        self.raw
+            .session(&self.tx, line_param(line), row)
+            .map_err(sqlite(&self.path))
     }
 
     pub fn event(&mut self, line: u64, row: &EventRow) -> Result<()> {
-        self.insert(
-            "INSERT INTO raw_events (import_id, line, user_key, time_ms, event_name, event_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                self.import_id,
-                line_param(line),
-                row.user,
-                row.time_ms,
-                row.name,
-                row.event_id
-            ],
-        )
+        self.raw
+            .event(&self.tx, line_param(line), row)
+            .map_err(sqlite(&self.path))
     }
 
     pub fn user_row(&mut self, line: u64, row: &AttrRow) -> Result<()> {
-        self.insert(
-            "INSERT INTO raw_user_rows (import_id, line, user_key, time_ms, is_install,
-                    channel, campaign, country, platform, app_version, adds_session)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            params![
-                self.import_id,
-                line_param(line),
-                row.user,
-                row.time_ms,
-                row.is_install,
-                row.attrs.channel,
-                row.attrs.campaign,
-                row.attrs.country,
-                row.attrs.platform,
-                row.attrs.app_version,
-                row.adds_session
-            ],
-        )
+        self.raw
+            .user_row(&self.tx, line_param(line), row)
+            .map_err(sqlite(&self.path))
     }
 
     pub fn spend(&mut self, line: u64, row: &SpendRow) -> Result<()> {
@@ -131,6 +101,7 @@ impl ImportWriter<'_> {
     pub fn finish(self, record: &ImportRecord) -> Result<(i64, BuildStats)> {
         let path = self.path.clone();
         let fail = sqlite(&path);
+        self.raw.finish(&self.tx).map_err(&fail)?;
         self.tx
             .execute(
                 "UPDATE imports SET rows_read = ?2, rows_accepted = ?3, rows_rejected = ?4,

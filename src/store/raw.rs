@@ -1,0 +1,336 @@
+//! Imported rows as chunks: written by an import, read back by every rebuild.
+//!
+//! Users and attribute values are numbered once per project (`user_keys`, `attr_values`)
+//! so a row is a handful of small integers. A session or event row often repeats its
+//! user's attributes; a copy identical to one this import already kept adds nothing to
+//! the build (the earliest copy wins every tie) and is not stored again.
+
+use std::collections::{HashMap, HashSet};
+
+use rusqlite::{params, Connection};
+
+use super::chunks::{Corrupt, Decoder, Encoder, CHUNK_ROWS};
+use crate::model::{AttrRow, Attributes, EventRow, SessionRow};
+
+/// The kinds of raw chunk.
+pub const SESSIONS: &str = "sessions";
+pub const EVENTS: &str = "events";
+pub const USER_ROWS: &str = "user_rows";
+
+/// Numbers for texts, kept in one of the dictionary tables.
+pub struct Dictionary {
+    table: &'static str,
+    column: &'static str,
+    ids: HashMap<String, u32>,
+    next: u32,
+}
+
+impl Dictionary {
+    pub fn user_keys(conn: &Connection) -> rusqlite::Result<Self> {
+        Self::load(conn, "user_keys", "key")
+    }
+
+    pub fn attr_values(conn: &Connection) -> rusqlite::Result<Self> {
+        Self::load(conn, "attr_values", "value")
+    }
+
+    fn load(
+        conn: &Connection,
+        table: &'static str,
+        column: &'static str,
+    ) -> rusqlite::Result<Self> {
+        let mut ids = HashMap::new();
+        let mut next = 0;
+        // The names are ours, not the file's.
+        let mut stmt = conn.prepare(&format!("SELECT id, {column} FROM {table}"))?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let id: u32 = row.get(0)?;
+            ids.insert(row.get(1)?, id);
+            next = next.max(id + 1);
+        }
+        Ok(Self {
+            table,
+            column,
+            ids,
+            next,
+        })
+    }
+
+    /// The number of a text, adding it to the table the first time.
+    pub fn id(&mut self, conn: &Connection, text: &str) -> rusqlite::Result<u32> {
+        if let Some(&id) = self.ids.get(text) {
+            return Ok(id);
+        }
+        let id = self.next;
+        conn.prepare_cached(&format!(
+            "INSERT INTO {} (id, {}) VALUES (?1, ?2)",
+            self.table, self.column
+        ))?
+        .execute(params![id, text])?;
+        self.ids.insert(text.to_owned(), id);
+        self.next += 1;
+        Ok(id)
+    }
+}
+
+/// Every text of a dictionary table, by number.
+pub fn texts(conn: &Connection, table: &str, column: &str) -> rusqlite::Result<Vec<String>> {
+    // We number texts 0, 1, 2, ...: anything else was not written by us.
+    let (end, count): (Option<i64>, i64) = conn.query_row(
+        &format!("SELECT max(id) + 1, count(*) FROM {table}"),
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    if end.unwrap_or(0) != count || count < 0 {
+        return Err(corrupt(&format!("gaps in the numbers of {table}")));
+    }
+    let mut texts = vec![String::new(); usize::try_from(count).unwrap_or(0)];
+    let mut stmt = conn.prepare(&format!("SELECT id, {column} FROM {table}"))?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let id = usize::try_from(row.get::<_, i64>(0)?).unwrap_or(usize::MAX);
+        if let Some(slot) = texts.get_mut(id) {
+            *slot = row.get(1)?;
+        }
+    }
+    Ok(texts)
+}
+
+/// Writes the rows of one import as chunks.
+pub struct RawWriter {
+    import_id: i64,
+    keys: Dictionary,
+    values: Dictionary,
+    sessions: Encoder,
+    events: Encoder,
+    user_rows: Encoder,
+    /// The user rows this import kept, to leave out identical copies.
+    kept: HashSet<(u32, i64, u8, [u32; 5])>,
+}
+
+impl RawWriter {
+    pub fn new(conn: &Connection, import_id: i64) -> rusqlite::Result<Self> {
+        Ok(Self {
+            import_id,
+            keys: Dictionary::user_keys(conn)?,
+            values: Dictionary::attr_values(conn)?,
+            sessions: Encoder::default(),
+            events: Encoder::default(),
+            user_rows: Encoder::default(),
+            kept: HashSet::new(),
+        })
+    }
+
+    pub fn session(
+        &mut self,
+        conn: &Connection,
+        line: i64,
+        row: &SessionRow,
+    ) -> rusqlite::Result<()> {
+        let user = self.keys.id(conn, &row.user)?;
+        let e = &mut self.sessions;
+        e.line(line);
+        e.unsigned(u64::from(user));
+        e.time(row.start_ms);
+        e.end(row.start_ms, row.end_ms);
+        e.rows += 1;
+        self.flush_full(conn)
+    }
+
+    pub fn event(&mut self, conn: &Connection, line: i64, row: &EventRow) -> rusqlite::Result<()> {
+        let user = self.keys.id(conn, &row.user)?;
+        let name = row
+            .name
+            .as_deref()
+            .map(|n| self.values.id(conn, n))
+            .transpose()?;
+        let e = &mut self.events;
+        e.line(line);
+        e.unsigned(u64::from(user));
+        e.time(row.time_ms);
+        e.optional(name);
+        e.text(row.event_id.as_deref());
+        e.rows += 1;
+        self.flush_full(conn)
+    }
+
+    pub fn user_row(
+        &mut self,
+        conn: &Connection,
+        line: i64,
+        row: &AttrRow,
+    ) -> rusqlite::Result<()> {
+        let user = self.keys.id(conn, &row.user)?;
+        let a = &row.attrs;
+        let mut attrs = [0u32; 5];
+        for (slot, text) in attrs.iter_mut().zip([
+            &a.channel,
+            &a.campaign,
+            &a.country,
+            &a.platform,
+            &a.app_version,
+        ]) {
+            *slot = self.values.id(conn, text)?;
+        }
+        let flags = u8::from(row.is_install) | (u8::from(row.adds_session) << 1);
+        if !self.kept.insert((user, row.time_ms, flags, attrs)) {
+            return Ok(());
+        }
+        let e = &mut self.user_rows;
+        e.line(line);
+        e.unsigned(u64::from(user));
+        e.time(row.time_ms);
+        e.unsigned(u64::from(flags));
+        for id in attrs {
+            e.unsigned(u64::from(id));
+        }
+        e.rows += 1;
+        self.flush_full(conn)
+    }
+
+    fn flush_full(&mut self, conn: &Connection) -> rusqlite::Result<()> {
+        for (kind, encoder) in [
+            (SESSIONS, &mut self.sessions),
+            (EVENTS, &mut self.events),
+            (USER_ROWS, &mut self.user_rows),
+        ] {
+            if encoder.rows >= CHUNK_ROWS {
+                write_chunk(conn, self.import_id, kind, encoder)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes what is left in the buffers.
+    pub fn finish(mut self, conn: &Connection) -> rusqlite::Result<()> {
+        for (kind, encoder) in [
+            (SESSIONS, &mut self.sessions),
+            (EVENTS, &mut self.events),
+            (USER_ROWS, &mut self.user_rows),
+        ] {
+            if encoder.rows > 0 {
+                write_chunk(conn, self.import_id, kind, encoder)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn write_chunk(
+    conn: &Connection,
+    import_id: i64,
+    kind: &str,
+    encoder: &mut Encoder,
+) -> rusqlite::Result<()> {
+    let (rows, bytes) = encoder.take();
+    conn.prepare_cached(
+        "INSERT INTO raw_chunks (import_id, kind, rows, data) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![import_id, kind, rows as i64, bytes])?;
+    Ok(())
+}
+
+/// One raw row as read back: the user by number, attributes and names still numbers.
+pub enum RawRow<'a> {
+    Session {
+        start_ms: i64,
+        end_ms: Option<i64>,
+    },
+    Event {
+        time_ms: i64,
+        name: Option<u32>,
+        event_id: Option<&'a str>,
+    },
+    User {
+        time_ms: i64,
+        is_install: bool,
+        adds_session: bool,
+        attrs: [u32; 5],
+    },
+}
+
+/// Visits every raw row in import order, with its import, line and user number.
+pub fn each_raw_row(
+    conn: &Connection,
+    mut visit: impl FnMut(i64, i64, u32, RawRow<'_>),
+) -> rusqlite::Result<()> {
+    let mut stmt = conn
+        .prepare_cached("SELECT import_id, kind, data FROM raw_chunks ORDER BY import_id, rowid")?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let import_id: i64 = row.get(0)?;
+        let kind = row.get_ref(1)?.as_str()?;
+        let kind = match kind {
+            SESSIONS => 0,
+            EVENTS => 1,
+            USER_ROWS => 2,
+            _ => return Err(corrupt("a raw chunk of an unknown kind")),
+        };
+        let data = row.get_ref(2)?.as_blob()?;
+        decode_chunk(import_id, kind, data, &mut visit)
+            .map_err(|Corrupt| corrupt("a raw chunk that does not decode"))?;
+    }
+    Ok(())
+}
+
+fn decode_chunk(
+    import_id: i64,
+    kind: u8,
+    data: &[u8],
+    visit: &mut impl FnMut(i64, i64, u32, RawRow<'_>),
+) -> Result<(), Corrupt> {
+    let mut d = Decoder::new(data);
+    while !d.is_done() {
+        let line = d.line()?;
+        let user = d.small()?;
+        let time = d.time()?;
+        let row = match kind {
+            0 => RawRow::Session {
+                start_ms: time,
+                end_ms: d.end(time)?,
+            },
+            1 => RawRow::Event {
+                time_ms: time,
+                name: d.optional()?,
+                event_id: d.text()?,
+            },
+            _ => {
+                let flags = d.small()?;
+                let mut attrs = [0u32; 5];
+                for slot in &mut attrs {
+                    *slot = d.small()?;
+                }
+                RawRow::User {
+                    time_ms: time,
+                    is_install: flags & 1 == 1,
+                    adds_session: flags & 2 == 2,
+                    attrs,
+                }
+            }
+        };
+        visit(import_id, line, user, row);
+    }
+    Ok(())
+}
+
+/// An error for bytes that do not read back: the file was changed by something else.
+pub fn corrupt(what: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        0,
+        rusqlite::types::Type::Blob,
+        format!("the project file holds {what}").into(),
+    )
+}
+
+/// Attributes from their numbers.
+pub fn attributes(values: &[String], ids: [u32; 5]) -> Attributes {
+    let text = |id: u32| values.get(id as usize).cloned().unwrap_or_default();
+    Attributes {
+        channel: text(ids[0]),
+        campaign: text(ids[1]),
+        country: text(ids[2]),
+        platform: text(ids[3]),
+        app_version: text(ids[4]),
+    }
+}
