@@ -5,7 +5,7 @@
 //! user's attributes; a copy identical to one this import already kept adds nothing to
 //! the build (the earliest copy wins every tie) and is not stored again.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use rusqlite::{params, Connection};
 
@@ -21,7 +21,8 @@ pub const USER_ROWS: &str = "user_rows";
 pub struct Dictionary {
     table: &'static str,
     column: &'static str,
-    ids: HashMap<String, u32>,
+    /// Fx, not SipHash: an import looks up every row's user and attributes here.
+    ids: FxHashMap<String, u32>,
     next: u32,
 }
 
@@ -39,7 +40,7 @@ impl Dictionary {
         table: &'static str,
         column: &'static str,
     ) -> rusqlite::Result<Self> {
-        let mut ids = HashMap::new();
+        let mut ids = FxHashMap::default();
         let mut next = 0;
         // The names are ours, not the file's.
         let mut stmt = conn.prepare(&format!("SELECT id, {column} FROM {table}"))?;
@@ -106,7 +107,7 @@ pub struct RawWriter {
     events: Encoder,
     user_rows: Encoder,
     /// The user rows this import kept, to leave out identical copies.
-    kept: HashSet<(u32, i64, u8, [u32; 5])>,
+    kept: FxHashSet<(u32, i64, u8, [u32; 5])>,
 }
 
 impl RawWriter {
@@ -118,7 +119,7 @@ impl RawWriter {
             sessions: Encoder::default(),
             events: Encoder::default(),
             user_rows: Encoder::default(),
-            kept: HashSet::new(),
+            kept: FxHashSet::default(),
         })
     }
 
