@@ -66,12 +66,14 @@ pub struct DayTable {
 }
 
 impl DayTable {
-    /// A table covering the instants `min_ms..=max_ms` (any others are converted directly).
+    /// A table covering the instants `min_ms..=max_ms` within the accepted range; others
+    /// (only a hand-made project file has them) are converted directly. An empty range
+    /// (`min_ms > max_ms`, no instants at all) gives a table of a few days.
     pub fn new(tz: Tz, min_ms: i64, max_ms: i64) -> Self {
-        let first = local_date(min_ms.min(max_ms), tz)
-            .pred_opt()
-            .unwrap_or(NaiveDate::MIN);
-        let last = local_date(max_ms.max(min_ms), tz);
+        let low = min_ms.clamp(EARLIEST_MS, LATEST_MS);
+        let high = max_ms.clamp(EARLIEST_MS, LATEST_MS).max(low);
+        let first = local_date(low, tz).pred_opt().unwrap_or(NaiveDate::MIN);
+        let last = local_date(high, tz);
         let mut starts = Vec::new();
         let mut date = Some(first);
         while let Some(d) = date.filter(|d| *d <= last) {
@@ -217,6 +219,25 @@ mod tests {
                 (local_date(ms, tz) - local_date(from, tz)).num_days()
             );
             ms += 997_003; // about 17 minutes, never aligned with an hour
+        }
+    }
+
+    #[test]
+    fn day_table_stays_small_for_extreme_or_no_instants() {
+        let tz: Tz = "Asia/Tokyo".parse().unwrap();
+        // No instants at all (an empty project), and a hand-made file's extremes.
+        for (min, max) in [(i64::MAX, i64::MIN), (i64::MIN, i64::MAX)] {
+            let table = DayTable::new(tz, min, max);
+            assert!(table.starts.len() < 50_000, "{} days", table.starts.len());
+            for ms in [
+                -DAY_MS * 400_000,
+                -1,
+                0,
+                LATEST_MS + 12_345,
+                8_000_000_000_000_000,
+            ] {
+                assert_eq!(table.date(ms), local_date(ms, tz), "at {ms}");
+            }
         }
     }
 }
