@@ -22,6 +22,10 @@ pub fn in_range(ms: i64) -> bool {
 
 /// The UTC instant of a wall-clock time in `tz`; `None` at the edges of the calendar.
 pub fn local_to_utc_ms(local: NaiveDateTime, tz: Tz) -> Option<i64> {
+    // Most exports are in UTC: no zone rules to look up (an import calls this per row).
+    if tz == chrono_tz::UTC {
+        return Some(local.and_utc().timestamp_millis());
+    }
     match tz.from_local_datetime(&local) {
         chrono::LocalResult::Single(t) => Some(t.timestamp_millis()),
         chrono::LocalResult::Ambiguous(a, b) => {

@@ -121,13 +121,7 @@ impl TimeFormat {
                         .iter()
                         .find_map(|p| NaiveDateTime::parse_from_str(value, p).ok())
                 })
-                .and_then(|local| {
-                    if tz == chrono_tz::UTC {
-                        Some(local.and_utc().timestamp_millis())
-                    } else {
-                        local_to_utc_ms(local, tz)
-                    }
-                }),
+                .and_then(|local| local_to_utc_ms(local, tz)),
             Self::Date => NaiveDate::parse_from_str(value, "%Y-%m-%d")
                 .ok()
                 .and_then(|d| local_to_utc_ms(d.and_time(chrono::NaiveTime::MIN), tz)),

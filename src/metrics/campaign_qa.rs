@@ -65,7 +65,7 @@ pub fn campaign_quality(
 ) -> CampaignQualityTable {
     let users = prepared.filtered_users(filter);
     let (ids, group_of) = by_id(&users, &prepared.campaigns_by_key(), |u| {
-        prepared.users[u].campaign
+        prepared.facts.users[u].campaign
     });
     let specs = ids
         .iter()
@@ -79,7 +79,7 @@ pub fn campaign_quality(
         group_of: &group_of,
     };
     let groups = compute_groups(prepared, &members, specs, &[1, 7], false);
-    let channels = &prepared.channels;
+    let channels = &prepared.facts.channels;
 
     let mut rows: Vec<CampaignQuality> = groups
         .into_iter()
@@ -95,8 +95,8 @@ pub fn campaign_quality(
             #[allow(clippy::cast_precision_loss)]
             let (d1, d7) = (group.day(1), group.day(7));
             CampaignQuality {
-                campaign: prepared.campaigns.shown[id].clone(),
-                channel: channels.shown[prepared.campaign_parts[id].0 as usize].clone(),
+                campaign: prepared.facts.campaigns.shown[id].clone(),
+                channel: channels.shown[prepared.facts.campaign_parts[id].0 as usize].clone(),
                 installs: group.installs,
                 #[allow(clippy::cast_precision_loss)]
                 one_session_share: ratio(one_session as f64, group.installs),

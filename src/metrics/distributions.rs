@@ -83,7 +83,7 @@ pub fn distributions(prepared: &Prepared<'_>, filter: &Filter) -> Distributions 
         sessions_per_user: Histogram::new(&SESSIONS_PER_USER_BINS),
     };
     for u in prepared.filtered_users(filter) {
-        let range = prepared.users[u].sessions.clone();
+        let range = prepared.facts.users[u].sessions.clone();
         let count = range.len() as u64;
         let bin = SESSIONS_PER_USER_UPPER
             .iter()
@@ -133,12 +133,13 @@ pub fn quality(prepared: &Prepared<'_>) -> QualityReport {
     };
     // Every channel and pair in the names belongs to at least one user.
     let pairs: HashSet<(u32, &str)> = prepared
+        .facts
         .campaign_parts
         .iter()
         .map(|(channel, campaign)| (*channel, campaign.as_str()))
         .collect();
-    for (facts, row) in prepared.spend.iter().zip(&prepared.dataset().spend) {
-        let channel = prepared.channels.id(&facts.channel);
+    for (facts, row) in prepared.facts.spend.iter().zip(&prepared.dataset().spend) {
+        let channel = prepared.facts.channels.id(&facts.channel);
         let matched = channel != super::NO_MATCH
             && (facts.campaign.is_empty() || pairs.contains(&(channel, facts.campaign.as_str())));
         if !matched {

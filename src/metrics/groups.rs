@@ -123,7 +123,7 @@ pub fn report(prepared: &Prepared<'_>, request: &ReportRequest) -> Report {
         spend.as_ref().map(|rows| {
             rows.iter()
                 .copied()
-                .filter(|&r| keep(&prepared.spend[r]))
+                .filter(|&r| keep(&prepared.facts.spend[r]))
                 .collect::<Vec<_>>()
         })
     };
@@ -155,8 +155,9 @@ pub fn report(prepared: &Prepared<'_>, request: &ReportRequest) -> Report {
             only_metrics(run(group_of, specs))
         }
         GroupBy::Channel => {
-            let names = &prepared.channels;
-            let (ids, group_of) = by_id(&users, &names.by_key(), |u| prepared.users[u].channel);
+            let names = &prepared.facts.channels;
+            let (ids, group_of) =
+                by_id(&users, &names.by_key(), |u| prepared.facts.users[u].channel);
             let specs = ids
                 .iter()
                 .map(|&id| GroupSpec {
@@ -173,17 +174,17 @@ pub fn report(prepared: &Prepared<'_>, request: &ReportRequest) -> Report {
                 .collect()
         }
         GroupBy::Campaign => {
-            let channels = &prepared.channels;
+            let channels = &prepared.facts.channels;
             let (ids, group_of) = by_id(&users, &prepared.campaigns_by_key(), |u| {
-                prepared.users[u].campaign
+                prepared.facts.users[u].campaign
             });
             let specs = ids
                 .iter()
                 .map(|&id| {
-                    let (channel, campaign) = &prepared.campaign_parts[id as usize];
+                    let (channel, campaign) = &prepared.facts.campaign_parts[id as usize];
                     let channel_key = &channels.keys[*channel as usize];
                     GroupSpec {
-                        name: prepared.campaigns.shown[id as usize].clone(),
+                        name: prepared.facts.campaigns.shown[id as usize].clone(),
                         spend_rows: spend_where(&|row| {
                             row.channel == *channel_key && row.campaign == *campaign
                         }),
@@ -194,7 +195,7 @@ pub fn report(prepared: &Prepared<'_>, request: &ReportRequest) -> Report {
                 .into_iter()
                 .zip(&ids)
                 .map(|(mut g, &id)| {
-                    let channel = prepared.campaign_parts[id as usize].0;
+                    let channel = prepared.facts.campaign_parts[id as usize].0;
                     g.channel = Some(channels.shown[channel as usize].clone());
                     g.campaign = Some(g.name.clone());
                     g
@@ -203,11 +204,12 @@ pub fn report(prepared: &Prepared<'_>, request: &ReportRequest) -> Report {
         }
         GroupBy::Country | GroupBy::Platform | GroupBy::AppVersion => {
             let (names, id_of): (_, fn(&UserFacts) -> u32) = match request.by {
-                GroupBy::Country => (&prepared.countries, |f| f.country),
-                GroupBy::Platform => (&prepared.platforms, |f| f.platform),
-                _ => (&prepared.app_versions, |f| f.app_version),
+                GroupBy::Country => (&prepared.facts.countries, |f| f.country),
+                GroupBy::Platform => (&prepared.facts.platforms, |f| f.platform),
+                _ => (&prepared.facts.app_versions, |f| f.app_version),
             };
-            let (ids, group_of) = by_id(&users, &names.by_key(), |u| id_of(&prepared.users[u]));
+            let (ids, group_of) =
+                by_id(&users, &names.by_key(), |u| id_of(&prepared.facts.users[u]));
             let specs = ids
                 .iter()
                 .map(|&id| GroupSpec {
@@ -267,7 +269,7 @@ pub(super) fn by_period(
     users: &[usize],
     grain: Grain,
 ) -> (Vec<NaiveDate>, Vec<u32>) {
-    let period = |u: usize| period_start(prepared.users[u].cohort_date, grain);
+    let period = |u: usize| period_start(prepared.facts.users[u].cohort_date, grain);
     let starts: Vec<NaiveDate> = users
         .iter()
         .map(|&u| period(u))

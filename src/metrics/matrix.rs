@@ -101,7 +101,7 @@ pub fn cohort_matrix(
             spend_rows: spend.as_ref().map(|rows| {
                 rows.iter()
                     .copied()
-                    .filter(|&r| period_start(prepared.spend[r].date, grain) == start)
+                    .filter(|&r| period_start(prepared.facts.spend[r].date, grain) == start)
                     .collect()
             }),
         })

@@ -151,24 +151,20 @@ enum Source<'a> {
     Owned(Box<Dataset>),
 }
 
+impl Source<'_> {
+    fn get(&self) -> &Dataset {
+        match self {
+            Self::Borrowed(dataset) => dataset,
+            Self::Owned(dataset) => dataset,
+        }
+    }
+}
+
 /// A dataset with the per-session and per-user work done for its settings, once: every
 /// query after that only aggregates.
 pub struct Prepared<'a> {
     source: Source<'a>,
-    pub tz: Tz,
-    pub data_end_ms: Option<i64>,
-    users: Vec<UserFacts>,
-    /// Day N of each session; `NO_DAY` before the install.
-    session_day: Vec<u16>,
-    spend: Vec<SpendFacts>,
-    channels: Names,
-    /// Keys are `channel id` and campaign key joined by a tab; shown is the campaign.
-    campaigns: Names,
-    /// The channel id and the campaign key of each pair.
-    campaign_parts: Vec<(u32, String)>,
-    countries: Names,
-    platforms: Names,
-    app_versions: Names,
+    facts: Facts,
 }
 
 /// A filter with its names turned into ids once, so each user is checked with integers.
@@ -196,51 +192,17 @@ impl<'a> Prepared<'a> {
     }
 
     pub fn dataset(&self) -> &Dataset {
-        match &self.source {
-            Source::Borrowed(dataset) => dataset,
-            Source::Owned(dataset) => dataset,
-        }
+        self.source.get()
     }
 
     fn build(source: Source<'a>) -> Self {
-        let dataset: &Dataset = match &source {
-            Source::Borrowed(dataset) => dataset,
-            Source::Owned(dataset) => dataset,
-        };
-        let Derived {
-            tz,
-            data_end_ms,
-            users,
-            session_day,
-            spend,
-            channels,
-            campaigns,
-            campaign_parts,
-            countries,
-            platforms,
-            app_versions,
-        } = Derived::of(dataset);
-        Self {
-            source,
-            tz,
-            data_end_ms,
-            users,
-            session_day,
-            spend,
-            channels,
-            campaigns,
-            campaign_parts,
-            countries,
-            platforms,
-            app_versions,
-        }
+        let facts = Facts::of(source.get());
+        Self { source, facts }
     }
 }
 
 /// Everything `Prepared` works out from its dataset.
-struct Derived {
-    tz: Tz,
-    data_end_ms: Option<i64>,
+struct Facts {
     users: Vec<UserFacts>,
     session_day: Vec<u16>,
     spend: Vec<SpendFacts>,
@@ -252,7 +214,7 @@ struct Derived {
     app_versions: Names,
 }
 
-impl Derived {
+impl Facts {
     fn of(dataset: &Dataset) -> Self {
         let settings = &dataset.settings;
         let tz = settings.zone();
@@ -272,7 +234,7 @@ impl Derived {
             .chain(dataset.sessions.iter().map(|s| s.start_ms));
         let (min_ms, max_ms) =
             instants.fold((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)));
-        let days = DayTable::new(tz, min_ms.min(max_ms), max_ms.max(min_ms));
+        let days = DayTable::new(tz, min_ms, max_ms);
 
         let mut session_day = vec![NO_DAY; dataset.sessions.len()];
         let mut users = Vec::with_capacity(dataset.users.len());
@@ -337,9 +299,7 @@ impl Derived {
             })
             .collect();
 
-        let mut derived = Self {
-            tz,
-            data_end_ms,
+        let mut facts = Self {
             users,
             session_day,
             spend,
@@ -350,8 +310,8 @@ impl Derived {
             platforms: Names::default(),
             app_versions: Names::default(),
         };
-        derived.name_attributes(dataset);
-        derived
+        facts.name_attributes(dataset);
+        facts
     }
 
     /// Numbers every attribute value, visiting users from the earliest install so that
@@ -413,10 +373,10 @@ impl Prepared<'_> {
     /// Campaign pair ids in (channel key, campaign key) order.
     fn campaigns_by_key(&self) -> Vec<u32> {
         let key_of = |id: u32| {
-            let (channel, campaign) = &self.campaign_parts[id as usize];
-            (&self.channels.keys[*channel as usize], campaign)
+            let (channel, campaign) = &self.facts.campaign_parts[id as usize];
+            (&self.facts.channels.keys[*channel as usize], campaign)
         };
-        let mut ids: Vec<u32> = (0..self.campaign_parts.len() as u32).collect();
+        let mut ids: Vec<u32> = (0..self.facts.campaign_parts.len() as u32).collect();
         ids.sort_by(|&a, &b| key_of(a).cmp(&key_of(b)));
         ids
     }
@@ -431,17 +391,18 @@ impl Prepared<'_> {
             channel: filter
                 .channel
                 .as_ref()
-                .map(|c| self.channels.id(&channel_key(c))),
+                .map(|c| self.facts.channels.id(&channel_key(c))),
             campaigns: filter.campaign.as_ref().map(|c| {
                 let wanted = normalize_name(c);
-                self.campaign_parts
+                self.facts
+                    .campaign_parts
                     .iter()
                     .map(|(_, key)| *key == wanted)
                     .collect()
             }),
-            country: id(&self.countries, &filter.country),
-            platform: id(&self.platforms, &filter.platform),
-            app_version: id(&self.app_versions, &filter.app_version),
+            country: id(&self.facts.countries, &filter.country),
+            platform: id(&self.facts.platforms, &filter.platform),
+            app_version: id(&self.facts.app_versions, &filter.app_version),
         }
     }
 
@@ -449,9 +410,9 @@ impl Prepared<'_> {
     fn filtered_users(&self, filter: &Filter) -> Vec<usize> {
         let m = self.matcher(filter);
         let is = |wanted: Option<u32>, value: u32| wanted.is_none_or(|w| w == value);
-        (0..self.users.len())
+        (0..self.facts.users.len())
             .filter(|&i| {
-                let f = &self.users[i];
+                let f = &self.facts.users[i];
                 m.from.is_none_or(|d| f.cohort_date >= d)
                     && m.to.is_none_or(|d| f.cohort_date <= d)
                     && is(m.channel, f.channel)
@@ -480,8 +441,8 @@ impl Prepared<'_> {
                 && campaign.as_ref().is_none_or(|c| *c == row.campaign)
         };
         Some(
-            (0..self.spend.len())
-                .filter(|&i| keep(&self.spend[i]))
+            (0..self.facts.spend.len())
+                .filter(|&i| keep(&self.facts.spend[i]))
                 .collect(),
         )
     }
@@ -503,17 +464,18 @@ pub struct Facets {
 impl Prepared<'_> {
     /// Every value of every filter, sorted by name.
     pub fn facets(&self) -> Facets {
-        let mut channels = self.channels.shown.clone();
+        let mut channels = self.facts.channels.shown.clone();
         channels.sort_by_key(|v| v.to_lowercase());
 
         let mut campaigns: Vec<(String, String)> = self
+            .facts
             .campaign_parts
             .iter()
-            .zip(&self.campaigns.shown)
+            .zip(&self.facts.campaigns.shown)
             .filter(|(_, shown)| !shown.is_empty())
             .map(|((channel, _), shown)| {
                 (
-                    self.channels.shown[*channel as usize].clone(),
+                    self.facts.channels.shown[*channel as usize].clone(),
                     shown.clone(),
                 )
             })
@@ -521,13 +483,13 @@ impl Prepared<'_> {
         campaigns.sort_by_key(|(c, m)| (c.to_lowercase(), m.to_lowercase()));
 
         Facets {
-            first_install: self.users.iter().map(|u| u.cohort_date).min(),
-            last_install: self.users.iter().map(|u| u.cohort_date).max(),
+            first_install: self.facts.users.iter().map(|u| u.cohort_date).min(),
+            last_install: self.facts.users.iter().map(|u| u.cohort_date).max(),
             channels,
             campaigns,
-            countries: self.countries.sorted_shown(),
-            platforms: self.platforms.sorted_shown(),
-            app_versions: self.app_versions.sorted_shown(),
+            countries: self.facts.countries.sorted_shown(),
+            platforms: self.facts.platforms.sorted_shown(),
+            app_versions: self.facts.app_versions.sorted_shown(),
         }
     }
 }

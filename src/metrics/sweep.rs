@@ -53,7 +53,7 @@ pub(super) fn compute_groups(
     let mut expected = vec![0usize; groups.len()];
     if spread {
         for (u, g) in pairs() {
-            expected[g as usize] += prepared.users[u].sessions.len();
+            expected[g as usize] += prepared.facts.users[u].sessions.len();
         }
     }
     let mut sums: Vec<Sums> = expected
@@ -124,9 +124,9 @@ impl Sums {
         max_day: usize,
         active_day: &mut [bool],
     ) {
-        let facts = &prepared.users[user];
+        let facts = &prepared.facts.users[user];
         let sessions = &prepared.dataset().sessions[facts.sessions.clone()];
-        let session_days = &prepared.session_day[facts.sessions.clone()];
+        let session_days = &prepared.facts.session_day[facts.sessions.clone()];
         self.installs += 1;
         self.sessions += sessions.len() as u64;
         self.quality.one_session_users += u64::from(sessions.len() <= 1);
@@ -181,7 +181,7 @@ impl Sums {
     }
 
     fn gather_user(&mut self, prepared: &Prepared<'_>, user: usize) {
-        let sessions = &prepared.dataset().sessions[prepared.users[user].sessions.clone()];
+        let sessions = &prepared.dataset().sessions[prepared.facts.users[user].sessions.clone()];
         for (index, session) in sessions.iter().enumerate() {
             if let Some(length) = session.length_ms() {
                 self.lengths.gather(length);
@@ -202,7 +202,7 @@ impl Sums {
         let counts = &mut self.counts;
         let mut spend_total: Option<f64> = None;
         for &r in spec.spend_rows.as_deref().unwrap_or(&[]) {
-            let row = &prepared.spend[r];
+            let row = &prepared.facts.spend[r];
             let Some(amount) = row.amount else {
                 continue; // other currency without a rate: reported in the quality report
             };

@@ -190,31 +190,27 @@ impl RawWriter {
         self.flush_full(conn)
     }
 
-    fn flush_full(&mut self, conn: &Connection) -> rusqlite::Result<()> {
+    /// Writes each buffer that holds at least `rows` rows.
+    fn flush(&mut self, conn: &Connection, rows: usize) -> rusqlite::Result<()> {
         for (kind, encoder) in [
             (SESSIONS, &mut self.sessions),
             (EVENTS, &mut self.events),
             (USER_ROWS, &mut self.user_rows),
         ] {
-            if encoder.rows >= CHUNK_ROWS {
+            if encoder.rows >= rows {
                 write_chunk(conn, self.import_id, kind, encoder)?;
             }
         }
         Ok(())
     }
 
+    fn flush_full(&mut self, conn: &Connection) -> rusqlite::Result<()> {
+        self.flush(conn, CHUNK_ROWS)
+    }
+
     /// Writes what is left in the buffers.
     pub fn finish(mut self, conn: &Connection) -> rusqlite::Result<()> {
-        for (kind, encoder) in [
-            (SESSIONS, &mut self.sessions),
-            (EVENTS, &mut self.events),
-            (USER_ROWS, &mut self.user_rows),
-        ] {
-            if encoder.rows > 0 {
-                write_chunk(conn, self.import_id, kind, encoder)?;
-            }
-        }
-        Ok(())
+        self.flush(conn, 1)
     }
 }
 

@@ -141,7 +141,14 @@ mod tests {
                  '{}', '[]', '[]', '2024-01-01T00:00:00Z');
              INSERT INTO raw_user_rows (import_id, line, user_key, time_ms, is_install, channel,
                  campaign, country, platform, app_version)
-             VALUES (1, 2, 'u1', 1704067200000, 1, 'fb', '', '', '', '');",
+             VALUES (1, 2, 'u1', 1704067200000, 1, 'fb', '', '', '', '');
+             INSERT INTO raw_sessions (import_id, line, user_key, start_ms, end_ms)
+             VALUES (1, 3, 'u1', 1704070800000, 1704071400000),
+                    (1, 4, 'u2', 1704153600000, NULL);
+             INSERT INTO raw_events (import_id, line, user_key, time_ms, event_name, event_id)
+             VALUES (1, 5, 'u3', 1704240000000, 'open', 'e1'),
+                    (1, 6, 'u3', 1704240060000, 'tap', NULL),
+                    (1, 7, 'u3', 1704240060000, 'open', 'e1');",
         )
         .unwrap();
         tx.commit().unwrap();
@@ -153,11 +160,32 @@ mod tests {
         let path = dir.path().join("old.cohort");
         version_1_file(&path);
 
-        let mut project = Project::open(&path).unwrap();
-        project.rebuild().unwrap();
+        // Opening moves the rows into chunks and builds users and sessions from them.
+        let project = Project::open(&path).unwrap();
         let dataset = project.load_dataset().unwrap();
-        assert_eq!(dataset.users.len(), 1);
+        let keys: Vec<&str> = dataset.users.iter().map(|u| u.key.as_str()).collect();
+        assert_eq!(keys, ["u1", "u2", "u3"]);
         assert_eq!(dataset.users[0].attrs.channel, "fb");
+        // u2 and u3 have no install row: their first session is the install.
+        assert!(dataset.users[1].install_inferred && dataset.users[2].install_inferred);
+        // u1: 01:00-01:10 UTC; u2: one session of unknown length; u3: the two distinct
+        // events 60 s apart are one session (the copy of e1 is a duplicate).
+        let sessions: Vec<(u32, i64, Option<i64>)> = dataset
+            .sessions
+            .iter()
+            .map(|s| (s.user, s.start_ms, s.end_ms))
+            .collect();
+        assert_eq!(
+            sessions,
+            [
+                (0, 1_704_070_800_000, Some(1_704_071_400_000)),
+                (1, 1_704_153_600_000, None),
+                (2, 1_704_240_000_000, Some(1_704_240_060_000)),
+            ]
+        );
+        assert_eq!(dataset.stats.duplicate_events, 1);
+        // The last moment of the data: u3's last event.
+        assert_eq!(dataset.latest_ms, Some(1_704_240_060_000));
         let imports = project.imports().unwrap();
         assert_eq!(
             (imports[0].rows_ignored, imports[0].file_name.as_str()),
@@ -170,6 +198,15 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
         assert_eq!(version, SCHEMA_VERSION);
+        let left: i64 = conn
+            .query_row(
+                "SELECT (SELECT count(*) FROM raw_sessions) + (SELECT count(*) FROM raw_events)
+                      + (SELECT count(*) FROM raw_user_rows)",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(left, 0, "version 2 rows are moved, not copied");
     }
 
     #[test]
