@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use egui::{Color32, RichText, Ui};
 use egui_extras::{Column, TableBuilder};
-use egui_plot::{HoverPosition, Legend, Line, Plot, PlotPoints};
+use egui_plot::{HoverPosition, Legend, Line, PlotPoints};
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -213,12 +213,10 @@ pub fn cohorts_ui(
     }
     let metric = matrix.metric;
     let response = ui.scope(|ui| {
-        Plot::new("cohort-curves")
+        super::chart("cohort-curves")
             .include_y(0.0)
             .height(ui.available_height().max(160.0) - 28.0)
             .legend(Legend::default())
-            .y_axis_min_width(56.0)
-            .grid_spacing(egui::Rangef::new(16.0, 120.0))
             .y_axis_formatter(move |mark, _| match metric {
                 MatrixMetric::Retention => format!("{:.0}%", mark.value * 100.0),
                 _ => format!("{}", mark.value),

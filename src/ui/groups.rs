@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use egui::{RichText, Ui};
 use egui_extras::{Column, TableBuilder};
-use egui_plot::{Bar, BarChart, HoverPosition, Legend, Line, Plot, PlotPoints};
+use egui_plot::{Bar, BarChart, HoverPosition, Legend, Line, PlotPoints};
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -274,12 +274,10 @@ pub fn groups_ui(
     let plot_height = (ui.available_height() - 30.0).max(150.0);
     ui.columns(2, |cols| {
         let response = cols[0].scope(|ui| {
-            Plot::new(format!("{what}-spu"))
+            super::chart(format!("{what}-spu"))
                 .include_y(0.0)
                 .height(plot_height)
                 .legend(Legend::default())
-                .y_axis_min_width(56.0)
-                .grid_spacing(egui::Rangef::new(16.0, 120.0))
                 .x_axis_label("day N")
                 .y_axis_label("sessions per user, through day N")
                 .label_formatter(|hover| match hover {
@@ -331,10 +329,8 @@ pub fn groups_ui(
         }
         let names: Vec<String> = chosen.iter().map(|g| key(g)).collect();
         let response = cols[1].scope(|ui| {
-            Plot::new(format!("{what}-cpm"))
+            super::chart(format!("{what}-cpm"))
                 .height(plot_height)
-                .y_axis_min_width(56.0)
-                .grid_spacing(egui::Rangef::new(16.0, 120.0))
                 .x_axis_label(if campaigns { "campaign" } else { "channel" })
                 .y_axis_label("CPM D7 sessions (spend per 1000 sessions)")
                 .x_axis_formatter(move |mark, _| {

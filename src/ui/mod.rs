@@ -232,3 +232,14 @@ pub fn stat_ui(ui: &mut Ui, caption: &str, value: &str, hover: &str) {
             .on_hover_text(hover);
     });
 }
+
+/// A plot with this app's axes: room for six-digit labels, and a label on every grid line
+/// with room for one. egui_plot fades out labels closer than 30 points, which on a range
+/// such as 0-85,000 (lines every 10,000, 24 points apart) leaves only the 0.
+pub fn chart<'a>(id: impl egui::AsIdSalt) -> egui_plot::Plot<'a> {
+    egui_plot::Plot::new(id)
+        .custom_y_axes(vec![egui_plot::AxisHints::new_y()
+            .min_thickness(56.0)
+            .label_spacing(egui::Rangef::new(14.0, 18.0))])
+        .grid_spacing(egui::Rangef::new(16.0, 120.0))
+}

@@ -1,7 +1,7 @@
 //! Overview: the headline numbers for the current filters.
 
 use egui::Ui;
-use egui_plot::{Bar, BarChart, Plot};
+use egui_plot::{Bar, BarChart};
 
 use super::{
     fmt_count, fmt_duration, fmt_money, fmt_opt, fmt_percent, save_plot_button_ui, stat_ui, Action,
@@ -119,10 +119,8 @@ pub fn overview_ui(
     let labels = distributions.session_length.labels.clone();
     // The scope's rect holds the axes too: that is what "Save PNG" crops to.
     let response = ui.scope(|ui| {
-        Plot::new("overview-lengths")
+        super::chart("overview-lengths")
             .height(220.0)
-            .y_axis_min_width(56.0)
-            .grid_spacing(egui::Rangef::new(16.0, 120.0))
             .x_axis_label("session length")
             .y_axis_label("sessions")
             .x_axis_formatter(move |mark, _| bin_label(&labels, mark.value))

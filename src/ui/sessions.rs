@@ -2,7 +2,7 @@
 //! with the fixed bins of SPEC section 6, optionally split by channel or campaign.
 
 use egui::Ui;
-use egui_plot::{Bar, BarChart, Legend, Plot};
+use egui_plot::{Bar, BarChart, Legend};
 use serde::{Deserialize, Serialize};
 
 use super::overview::bin_label;
@@ -87,11 +87,9 @@ pub fn sessions_ui(
                     counted.to_owned()
                 };
                 let response = ui.scope(|ui| {
-                    Plot::new(name)
+                    super::chart(name)
                         .height(height)
                         .legend(Legend::default())
-                        .y_axis_min_width(56.0)
-                        .grid_spacing(egui::Rangef::new(16.0, 120.0))
                         .x_axis_label(x_label)
                         .y_axis_label(y_label)
                         .x_axis_formatter(move |mark, _| bin_label(&labels, mark.value))
