@@ -5,6 +5,9 @@
 //! Generates a session CSV from a fixed seed, times the `sqlite3` shell's `.import` of it
 //! as the reference (when `sqlite3` is installed), then our import, the project file size,
 //! loading the project and every view's query, and prints a table with the ratios.
+//!
+//! `--keep DIR` leaves the CSV and the project in DIR; `--project FILE` skips generating
+//! and importing and measures only opening and the views of an existing project.
 
 use std::io::{BufWriter, Write as _};
 use std::path::Path;
@@ -12,9 +15,10 @@ use std::process::Command;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
+use cohort_explorer::app::worker::{self, ViewQuery};
 use cohort_explorer::demo::Rng;
 use cohort_explorer::import::{self, ImportOptions};
-use cohort_explorer::metrics::{self, Filter, GroupBy, MatrixMetric, Prepared, ReportRequest};
+use cohort_explorer::metrics::{Filter, GroupBy, MatrixMetric, Prepared};
 use cohort_explorer::model::{FileKind, Grain};
 use cohort_explorer::store::Project;
 
@@ -104,8 +108,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .and_then(|i| args.get(i + 1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
-    let dir = tempfile::tempdir()?;
-    let csv = dir.path().join("sessions.csv");
+    let value_of = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+    };
+    let temp = tempfile::tempdir()?;
+    let project = match value_of("--project") {
+        Some(existing) => std::path::PathBuf::from(existing),
+        None => {
+            let dir = value_of("--keep").map_or_else(|| temp.path().to_owned(), Into::into);
+            std::fs::create_dir_all(&dir)?;
+            import_figures(&dir, rows)?
+        }
+    };
+    view_figures(&project)
+}
+
+/// Generates the CSV, imports it beside the `sqlite3` reference and prints the figures;
+/// returns the project's path.
+fn import_figures(dir: &Path, rows: u64) -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
+    let csv = dir.join("sessions.csv");
     let (generated, gen_time) = time(|| generate(&csv, rows));
     generated?;
     let csv_mb = std::fs::metadata(&csv)?.len() as f64 / 1e6;
@@ -113,10 +136,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "bench: {rows} session rows, {csv_mb:.0} MB of CSV (generated in {:.1} s)",
         gen_time.as_secs_f64()
     );
+    println!();
+    println!("| what | figure |");
+    println!("|---|---|");
 
     // The reference: the sqlite3 shell's .import of the same file, in the same run.
     let reference = {
-        let db = dir.path().join("reference.db");
+        let db = dir.join("reference.db");
+        let _ = std::fs::remove_file(&db);
         let (status, took) = time(|| {
             Command::new("sqlite3")
                 .arg(&db)
@@ -132,7 +159,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
 
-    let project_path = dir.path().join("bench.cohort");
+    let project_path = dir.join("bench.cohort");
+    let _ = std::fs::remove_file(&project_path);
     let mut project = Project::create(&project_path)?;
     let options = ImportOptions {
         kind: Some(FileKind::Sessions),
@@ -152,14 +180,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     drop(project);
     let file_bytes = std::fs::metadata(&project_path)?.len() as f64;
 
-    let (loaded, open_time) = time(|| Project::open(&project_path).and_then(|p| p.load_dataset()));
-    let dataset = loaded?;
-    let (_, prepare_time) = time(|| Prepared::new(&dataset));
-
     let rate = |d: Duration| rows as f64 / d.as_secs_f64();
-    println!();
-    println!("| what | figure |");
-    println!("|---|---|");
     if let Some(reference) = reference {
         println!(
             "| sqlite3 shell .import (reference) | {:.0} rows/s ({:.1} s) |",
@@ -186,6 +207,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         file_bytes / 1e6,
         file_bytes / rows as f64
     );
+    Ok(project_path)
+}
+
+/// Opens a project, prepares it and runs every view's query, printing the figures.
+fn view_figures(project_path: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    let (loaded, open_time) = time(|| Project::open(project_path).and_then(|p| p.load_dataset()));
+    let dataset = loaded?;
+    let (_, prepare_time) = time(|| Prepared::new(&dataset));
+    if std::env::args().any(|a| a == "--project") {
+        println!("| what | figure |");
+        println!("|---|---|");
+    }
+    println!(
+        "| sessions in the project | {} ({} users) |",
+        dataset.sessions.len(),
+        dataset.users.len()
+    );
     println!(
         "| open and load the project | {:.2} s |",
         open_time.as_secs_f64()
@@ -195,79 +233,78 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         prepare_time.as_secs_f64()
     );
 
+    // The window's own questions, answered as its query worker answers them.
     let prepared = Prepared::new(&dataset);
-    let prepared = &prepared;
-    let report = |by: GroupBy| {
-        let request = ReportRequest {
-            by,
-            days: (0..=30).collect(),
-            ..ReportRequest::default()
-        };
-        move || {
-            metrics::report(prepared, &request);
-        }
-    };
-    let one_channel = Filter {
+    let all = Filter::default();
+    let google = Filter {
         channel: Some("google".to_owned()),
         ..Filter::default()
     };
-    let queries: Vec<(&str, Query<'_>)> = vec![
-        ("overview (all users)", Box::new(report(GroupBy::None))),
+    let cohorts = |grain| ViewQuery::Cohorts {
+        grain,
+        metric: MatrixMetric::Retention,
+        max_day: 30,
+    };
+    let views: Vec<(&str, &Filter, ViewQuery)> = vec![
+        ("Overview, all users", &all, ViewQuery::Overview),
+        ("Overview, one channel", &google, ViewQuery::Overview),
         (
-            "overview, one channel",
-            Box::new(|| {
-                metrics::report(
-                    prepared,
-                    &ReportRequest {
-                        filter: one_channel.clone(),
-                        ..ReportRequest::default()
-                    },
-                );
-            }),
-        ),
-        ("channels table", Box::new(report(GroupBy::Channel))),
-        ("campaigns table", Box::new(report(GroupBy::Campaign))),
-        (
-            "cohort matrix, weeks x D0-30",
-            Box::new(|| {
-                metrics::cohort_matrix(
-                    prepared,
-                    &Filter::default(),
-                    Grain::Week,
-                    MatrixMetric::Retention,
-                    30,
-                );
-            }),
+            "Channels",
+            &all,
+            ViewQuery::Groups {
+                by: GroupBy::Channel,
+            },
         ),
         (
-            "cohort matrix, days x D0-30",
-            Box::new(|| {
-                metrics::cohort_matrix(
-                    prepared,
-                    &Filter::default(),
-                    Grain::Day,
-                    MatrixMetric::SessionsPerUser,
-                    30,
-                );
-            }),
+            "Campaigns",
+            &all,
+            ViewQuery::Groups {
+                by: GroupBy::Campaign,
+            },
         ),
         (
-            "distributions",
-            Box::new(|| {
-                metrics::distributions(prepared, &Filter::default());
-            }),
+            "Campaigns, one channel",
+            &google,
+            ViewQuery::Groups {
+                by: GroupBy::Campaign,
+            },
+        ),
+        ("Cohorts, weeks x D0-30", &all, cohorts(Grain::Week)),
+        ("Cohorts, days x D0-30", &all, cohorts(Grain::Day)),
+        (
+            "Sessions",
+            &all,
+            ViewQuery::Sessions {
+                split: GroupBy::None,
+            },
         ),
         (
-            "campaign quality",
-            Box::new(|| {
-                metrics::campaign_quality(prepared, &Filter::default(), 50);
-            }),
+            "Sessions by channel",
+            &all,
+            ViewQuery::Sessions {
+                split: GroupBy::Channel,
+            },
         ),
+        ("Quality", &all, ViewQuery::Quality { min_installs: 50 }),
     ];
+    let queries: Vec<(&str, Query<'_>)> = views
+        .into_iter()
+        .map(|(name, filter, view)| {
+            let query = worker::Query {
+                filter: filter.clone(),
+                view,
+            };
+            let prepared = &prepared;
+            let run: Query<'_> = Box::new(move || {
+                worker::answer(prepared, &query);
+            });
+            (name, run)
+        })
+        .collect();
     for (name, mut query) in queries {
         let (median, worst) = query_figures(5, &mut query);
         println!(
-            "| query: {name} | median {:.0} ms, worst {:.0} ms |",
+            "| view: {name} | median {:.0} ms, worst {:.0} ms |",
             median.as_secs_f64() * 1e3,
             worst.as_secs_f64() * 1e3
         );

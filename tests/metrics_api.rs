@@ -1300,7 +1300,9 @@ fn quantiles_of_a_large_group_equal_those_of_all_values_sorted() {
     }
     let borrowed: Vec<(&str, i64, Option<i64>)> =
         rows.iter().map(|(k, t, l)| (k.as_str(), *t, *l)).collect();
-    let ds = dataset(users, &borrowed, vec![]);
+    let mut ds = dataset(users, &borrowed, vec![]);
+    // Every cohort date is mature for every requested day.
+    ds.settings.data_end_ms = Some(at("2025-01-01 00:00:00"));
 
     // The expected figures, from every value sorted, per channel and for all users.
     let expect = |only: Option<&str>| {
@@ -1343,7 +1345,68 @@ fn quantiles_of_a_large_group_equal_those_of_all_values_sorted() {
     };
     assert_eq!(all.sessions, 160_000);
     assert_eq!(figures(all), expect(None));
+    // Day figures, counted directly: 40,000 users are more than one core's share, so
+    // this also checks that the parts' sums add up.
+    for day in [0u32, 1, 7, 30] {
+        let n = i64::from(day);
+        let (mut through, mut on_day, mut active) = (0u64, 0u64, HashMap::new());
+        for s in &ds.sessions {
+            let install = ds.users[s.user as usize].install_ms;
+            let d = (s.start_ms - install) / DAY_MS;
+            through += u64::from(d <= n);
+            on_day += u64::from(d == n);
+            if d == n {
+                active.insert(s.user, ());
+            }
+        }
+        let figures = all.day(day).unwrap();
+        assert_eq!(figures.mature_users, 40_000);
+        assert_eq!(
+            (
+                figures.sessions_through,
+                figures.sessions_on_day,
+                figures.active_users
+            ),
+            (through, on_day, active.len() as u64),
+            "day {day}"
+        );
+    }
+    let length_sum: i64 = ds.sessions.iter().filter_map(|s| s.length_ms()).sum();
+    let known = ds.sessions.iter().filter(|s| s.end_ms.is_some()).count();
+    close(
+        all.avg_session_length_s,
+        length_sum as f64 / known as f64 / 1000.0,
+    );
     assert_eq!(by_channel.groups[0].name, "big");
     assert_eq!(figures(&by_channel.groups[0]), expect(Some("big")));
     assert_eq!(figures(&by_channel.groups[1]), expect(Some("small")));
+}
+
+/// The split Sessions view: one set of histograms per channel, largest first.
+#[test]
+fn distributions_by_channel_split_the_users_largest_channel_first() {
+    let ds = filter_dataset();
+    let prepared = Prepared::new(&ds);
+    let split = metrics::distributions_by(&prepared, &Filter::default(), GroupBy::Channel);
+    let names: Vec<&str> = split.iter().map(|(name, _)| name.as_str()).collect();
+    // Facebook Ads has u1 and u2 (spelled as on the earliest install, u1's); Google and
+    // organic one user each, tied, so by name.
+    assert_eq!(names, ["Facebook Ads", "Google", "organic"]);
+    let facebook = &split[0].1;
+    // u1 has 2 sessions, u2 one: bins "1" and "2" of sessions per user.
+    assert_eq!(
+        facebook.sessions_per_user.counts,
+        [0, 1, 1, 0, 0, 0, 0, 0, 0]
+    );
+    // Three sessions of 60 s each: all in "31-60 s" (60 s is that bin's inclusive top).
+    assert_eq!(facebook.session_length.counts, [0, 0, 3, 0, 0, 0, 0, 0]);
+    // One gap: u1's 10:01 end to 12:00 start is 1 h 59 min, in "1-24 h".
+    assert_eq!(facebook.time_between_sessions.counts, [0, 1, 0, 0, 0, 0, 0]);
+
+    // By campaign: spring (u1, u2) first, then brand and the empty campaign by name.
+    let split = metrics::distributions_by(&prepared, &Filter::default(), GroupBy::Campaign);
+    let names: Vec<&str> = split.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, ["Spring", "", "brand"]);
+    // The same users as one channel, so the same histograms.
+    assert_eq!(split[0].1, *facebook);
 }

@@ -246,34 +246,16 @@ pub fn answer(prepared: &Prepared<'_>, query: &Query) -> ViewResult {
             },
         )),
         ViewQuery::Sessions { split } => {
-            let mut parts = vec![(
-                "all users".to_owned(),
-                metrics::distributions(prepared, filter),
-            )];
-            if matches!(split, GroupBy::Channel | GroupBy::Campaign) {
-                let groups = metrics::report(
-                    prepared,
-                    &ReportRequest {
-                        by: *split,
-                        days: vec![0],
-                        filter: filter.clone(),
-                        ..ReportRequest::default()
-                    },
-                );
-                parts = groups
-                    .groups
-                    .iter()
-                    .take(MAX_SPLIT)
-                    .map(|g| {
-                        let mut narrowed = filter.clone();
-                        narrowed.channel.clone_from(&g.channel);
-                        if *split == GroupBy::Campaign {
-                            narrowed.campaign = Some(g.campaign.clone().unwrap_or_default());
-                        }
-                        (g.name.clone(), metrics::distributions(prepared, &narrowed))
-                    })
-                    .collect();
-            }
+            let parts = if matches!(split, GroupBy::Channel | GroupBy::Campaign) {
+                let mut groups = metrics::distributions_by(prepared, filter, *split);
+                groups.truncate(MAX_SPLIT);
+                groups
+            } else {
+                vec![(
+                    "all users".to_owned(),
+                    metrics::distributions(prepared, filter),
+                )]
+            };
             ViewResult::Sessions(parts)
         }
         ViewQuery::Quality { min_installs } => {

@@ -4,7 +4,8 @@ use std::collections::{BTreeMap, HashSet};
 
 use crate::model::BuildStats;
 
-use super::sweep::gap_before;
+use super::groups::{by_id, GroupBy};
+use super::sweep::{in_parallel, Membership};
 use super::{Filter, Prepared};
 
 /// Session length bins in seconds; each bin's upper bound is inclusive.
@@ -77,40 +78,130 @@ pub struct Distributions {
 }
 
 pub fn distributions(prepared: &Prepared<'_>, filter: &Filter) -> Distributions {
-    let mut out = Distributions {
-        session_length: Histogram::new(&SESSION_LENGTH_BINS),
-        time_between_sessions: Histogram::new(&TIME_BETWEEN_BINS),
-        sessions_per_user: Histogram::new(&SESSIONS_PER_USER_BINS),
+    let users = prepared.filtered_users(filter);
+    let one_group = vec![0; users.len()];
+    let members = Membership {
+        users: &users,
+        group_of: &one_group,
     };
-    for u in prepared.filtered_users(filter) {
+    of_groups(prepared, members, 1)
+        .pop()
+        .unwrap_or_else(Distributions::empty)
+}
+
+/// The distributions of each channel or campaign (any other `by`: of all users), largest
+/// group first, ties by name: the split Sessions view.
+pub fn distributions_by(
+    prepared: &Prepared<'_>,
+    filter: &Filter,
+    by: GroupBy,
+) -> Vec<(String, Distributions)> {
+    let users = prepared.filtered_users(filter);
+    let facts = &prepared.facts;
+    let (names, group_of): (Vec<String>, Vec<u32>) = match by {
+        GroupBy::Channel => {
+            let (ids, group_of) =
+                by_id(&users, &facts.channels.by_key(), |u| facts.users[u].channel);
+            let names = ids
+                .iter()
+                .map(|&id| facts.channels.shown[id as usize].clone())
+                .collect();
+            (names, group_of)
+        }
+        GroupBy::Campaign => {
+            let (ids, group_of) = by_id(&users, &prepared.campaigns_by_key(), |u| {
+                facts.users[u].campaign
+            });
+            let names = ids
+                .iter()
+                .map(|&id| facts.campaigns.shown[id as usize].clone())
+                .collect();
+            (names, group_of)
+        }
+        _ => (vec!["all users".to_owned()], vec![0; users.len()]),
+    };
+    let members = Membership {
+        users: &users,
+        group_of: &group_of,
+    };
+    let counted = of_groups(prepared, members, names.len());
+    let mut groups: Vec<(String, Distributions)> = names.into_iter().zip(counted).collect();
+    groups.sort_by(|(a, x), (b, y)| {
+        let installs = |d: &Distributions| d.sessions_per_user.total();
+        installs(y).cmp(&installs(x)).then_with(|| a.cmp(b))
+    });
+    groups
+}
+
+/// The distributions of each group, the users split among the cores.
+fn of_groups(
+    prepared: &Prepared<'_>,
+    members: Membership<'_>,
+    groups: usize,
+) -> Vec<Distributions> {
+    let parts = in_parallel(&members.parts(), |part| {
+        let mut out: Vec<Distributions> = (0..groups).map(|_| Distributions::empty()).collect();
+        for (u, g) in part.pairs() {
+            if let Some(group) = out.get_mut(g) {
+                group.add_user(prepared, u);
+            }
+        }
+        out
+    });
+    let mut all: Vec<Distributions> = (0..groups).map(|_| Distributions::empty()).collect();
+    for part in parts {
+        for (group, more) in all.iter_mut().zip(part) {
+            for (mine, theirs) in [
+                (&mut group.session_length, more.session_length),
+                (&mut group.time_between_sessions, more.time_between_sessions),
+                (&mut group.sessions_per_user, more.sessions_per_user),
+            ] {
+                mine.counts
+                    .iter_mut()
+                    .zip(theirs.counts)
+                    .for_each(|(a, b)| *a += b);
+            }
+        }
+    }
+    all
+}
+
+impl Distributions {
+    fn empty() -> Self {
+        Self {
+            session_length: Histogram::new(&SESSION_LENGTH_BINS),
+            time_between_sessions: Histogram::new(&TIME_BETWEEN_BINS),
+            sessions_per_user: Histogram::new(&SESSIONS_PER_USER_BINS),
+        }
+    }
+    /// Adds one user and their sessions.
+    fn add_user(&mut self, prepared: &Prepared<'_>, u: usize) {
         let range = prepared.facts.users[u].sessions.clone();
         let count = range.len() as u64;
         let bin = SESSIONS_PER_USER_UPPER
             .iter()
             .position(|&upper| count <= upper)
             .unwrap_or(SESSIONS_PER_USER_UPPER.len());
-        out.sessions_per_user.counts[bin] += 1;
+        self.sessions_per_user.counts[bin] += 1;
 
-        let sessions = &prepared.dataset().sessions[range];
-        for (i, session) in sessions.iter().enumerate() {
-            if let Some(length) = session.length_ms() {
+        for i in range {
+            if let Some(length) = prepared.length(i) {
                 // Whole milliseconds: `length <= upper s` compares exactly in integers.
                 let bin = SESSION_LENGTH_UPPER_MS
                     .iter()
                     .position(|&upper| length <= upper)
                     .unwrap_or(SESSION_LENGTH_UPPER_MS.len());
-                out.session_length.counts[bin] += 1;
+                self.session_length.counts[bin] += 1;
             }
-            if let Some(gap) = gap_before(sessions, i) {
+            if let Some(gap) = prepared.gap(i) {
                 let bin = TIME_BETWEEN_UPPER_MS
                     .iter()
                     .position(|&upper| gap < upper)
                     .unwrap_or(TIME_BETWEEN_UPPER_MS.len());
-                out.time_between_sessions.counts[bin] += 1;
+                self.time_between_sessions.counts[bin] += 1;
             }
         }
     }
-    out
 }
 
 /// Everything that was not counted as a plain, clean row, with its reason.

@@ -10,9 +10,11 @@ use super::quantile;
 /// Groups with more values than this are counted in buckets.
 const KEEP_ALL_UP_TO: usize = 1 << 16;
 
-/// Values below 1024 have a bucket each; above, 1024 buckets per power of two.
-const LINEAR: usize = 1024;
-const BUCKETS: usize = LINEAR + 54 * LINEAR;
+/// Values below 256 have a bucket each; above, 256 buckets per power of two (about 0.4%
+/// wide). Few enough buckets (57 KB of counts) to stay in the processor's cache.
+const LINEAR_BITS: usize = 8;
+const LINEAR: usize = 1 << LINEAR_BITS;
+const BUCKETS: usize = LINEAR + (64 - LINEAR_BITS) * LINEAR;
 
 /// The bucket of a value. Larger values never land in an earlier bucket, and every value
 /// of zero or less shares the first one (the second pass sorts within it).
@@ -23,9 +25,9 @@ fn bucket(value: i64) -> usize {
     if v < LINEAR as u64 {
         return v as usize;
     }
-    let exponent = 63 - v.leading_zeros() as usize; // 10..=62
-    let mantissa = ((v >> (exponent - 10)) & (LINEAR as u64 - 1)) as usize;
-    LINEAR + (exponent - 10) * LINEAR + mantissa
+    let exponent = 63 - v.leading_zeros() as usize; // LINEAR_BITS..=62
+    let mantissa = ((v >> (exponent - LINEAR_BITS)) & (LINEAR as u64 - 1)) as usize;
+    LINEAR + (exponent - LINEAR_BITS) * LINEAR + mantissa
 }
 
 /// The values of one group, on their way to quantiles.
@@ -33,6 +35,7 @@ pub(super) enum Spread {
     All(Vec<i64>),
     Counted {
         counts: Vec<u32>,
+        /// How many values were counted; known once `plan` has run.
         len: usize,
         /// The buckets the wanted ranks fall in, with their values from the second pass.
         wanted: Vec<(usize, Vec<i64>)>,
@@ -56,10 +59,7 @@ impl Spread {
     pub(super) fn add(&mut self, value: i64) {
         match self {
             Self::All(values) => values.push(value),
-            Self::Counted { counts, len, .. } => {
-                counts[bucket(value)] += 1;
-                *len += 1;
-            }
+            Self::Counted { counts, .. } => counts[bucket(value)] += 1,
         }
     }
 
@@ -76,6 +76,7 @@ impl Spread {
                 len,
                 wanted,
             } => {
+                *len = counts.iter().map(|&c| c as usize).sum();
                 let mut buckets: Vec<usize> = qs
                     .iter()
                     .flat_map(|&q| ranks(*len, q).into_iter().flatten())
@@ -86,6 +87,44 @@ impl Spread {
                 *wanted = buckets.into_iter().map(|b| (b, Vec::new())).collect();
                 !wanted.is_empty()
             }
+        }
+    }
+
+    /// An empty spread that gathers the same buckets as this planned one, for another
+    /// thread's share of the second pass.
+    pub(super) fn gathering(&self) -> Self {
+        match self {
+            Self::All(_) => Self::All(Vec::new()),
+            Self::Counted { wanted, .. } => Self::Counted {
+                counts: Vec::new(),
+                len: 0,
+                wanted: wanted.iter().map(|(b, _)| (*b, Vec::new())).collect(),
+            },
+        }
+    }
+
+    /// Adds the values or counts of another part of the same group (counted the same way).
+    pub(super) fn absorb(&mut self, other: Self) {
+        match (self, other) {
+            (Self::All(values), Self::All(more)) => values.extend(more),
+            (
+                Self::Counted { counts, wanted, .. },
+                Self::Counted {
+                    counts: more_counts,
+                    wanted: more_wanted,
+                    ..
+                },
+            ) => {
+                counts
+                    .iter_mut()
+                    .zip(more_counts)
+                    .for_each(|(a, b)| *a += b);
+                for ((_, values), (_, more)) in wanted.iter_mut().zip(more_wanted) {
+                    values.extend(more);
+                }
+            }
+            // Parts of one group are always counted the same way.
+            _ => debug_assert!(false, "spreads of one group counted two ways"),
         }
     }
 
