@@ -19,12 +19,21 @@ use crate::sessions::{self, BuildOptions, Ordered, UserRows};
 
 /// Raw rows held in memory at once while rebuilding: users are built in parts of about
 /// this many rows, so memory stays flat whatever the size of the project.
-const PART_ROWS: u64 = 1_500_000;
+const PART_ROWS: u64 = 400_000;
 
 /// Rebuilds the users and sessions from the raw rows, in key order.
 pub(super) fn rebuild_in(
     tx: &Transaction<'_>,
     settings: &Settings,
+) -> rusqlite::Result<BuildStats> {
+    rebuild_in_parts(tx, settings, PART_ROWS)
+}
+
+/// `rebuild_in` with parts of about `part_rows` rows.
+fn rebuild_in_parts(
+    tx: &Transaction<'_>,
+    settings: &Settings,
+    part_rows: u64,
 ) -> rusqlite::Result<BuildStats> {
     let directory = load_directory(tx)?;
     let keys = raw::texts(tx, "user_keys", "key")?;
@@ -57,68 +66,39 @@ pub(super) fn rebuild_in(
         };
         latest_ms = latest_ms.max(moment);
     })?;
-    let parts = cut_into_parts(&order, &rows_of);
+    let parts = cut_into_parts(&order, &rows_of, part_rows);
 
     tx.execute_batch("DELETE FROM built_chunks; DELETE FROM build_stats;")?;
     let options = BuildOptions::from_settings(settings);
     let mut stats = BuildStats::default();
     let mut out = BuiltWriter::default();
-    for part in parts {
+
+    // Each row goes to the part its user is in (reading one part's rows alone), or all
+    // rows are read at once when there is only one part.
+    let spilled = parts.len() > 1;
+    if spilled {
+        spill_into_parts(tx, &rank, &parts)?;
+    }
+    for (index, part) in parts.iter().enumerate() {
         let mut rows: Vec<UserRows> = part.clone().map(|_| UserRows::default()).collect();
-        raw::each_raw_row(tx, |import_id, line, user, row| {
+        let mut add = |seq: i64, user: u32, row: RawRow<'_>| {
             let Some(r) = rank.get(user as usize).map(|&r| r as usize) else {
                 return;
             };
-            if !part.contains(&r) {
-                return;
+            if part.contains(&r) {
+                add_row(&mut rows[r - part.start], seq, row, &values, &directory);
             }
-            let target = &mut rows[r - part.start];
-            let seq = seq(import_id, line);
-            match row {
-                RawRow::Session { start_ms, end_ms } => target.sessions.push(Ordered {
-                    seq,
-                    row: SessionRow {
-                        user: String::new(),
-                        start_ms,
-                        end_ms,
-                    },
-                }),
-                RawRow::Event {
-                    time_ms,
-                    name,
-                    event_id,
-                } => target.events.push(Ordered {
-                    seq,
-                    row: EventRow {
-                        user: String::new(),
-                        time_ms,
-                        name: name.and_then(|n| values.get(n as usize).cloned()),
-                        event_id: event_id.map(str::to_owned),
-                    },
-                }),
-                RawRow::User {
-                    time_ms,
-                    is_install,
-                    adds_session,
-                    attrs,
-                } => {
-                    let mut attrs = raw::attributes(&values, attrs);
-                    directory.resolve(CAMPAIGN_ID_PREFIX, &mut attrs.channel, &mut attrs.campaign);
-                    target.attrs.push(Ordered {
-                        seq,
-                        row: AttrRow {
-                            user: String::new(),
-                            time_ms,
-                            is_install,
-                            adds_session,
-                            attrs,
-                        },
-                    });
-                }
-            }
-        })?;
+        };
+        if spilled {
+            each_spilled_row(tx, index, &mut add)?;
+        } else {
+            raw::each_raw_row(tx, |import_id, line, user, row| {
+                add(seq(import_id, line), user, row);
+            })?;
+        }
         // A user whose every row was removed with its import is no user at all.
         let users: BTreeMap<String, UserRows> = part
+            .clone()
             .zip(rows)
             .filter(|(_, rows)| {
                 !(rows.sessions.is_empty() && rows.events.is_empty() && rows.attrs.is_empty())
@@ -128,6 +108,9 @@ pub(super) fn rebuild_in(
         let built = sessions::build(users, &options);
         stats.absorb(&built.stats);
         out.write(tx, &built, &mut dictionary)?;
+    }
+    if spilled {
+        tx.execute_batch("DROP TABLE temp.rebuild_parts;")?;
     }
 
     let stats_json = serde_json::to_value(&stats).unwrap_or_default();
@@ -148,16 +131,135 @@ pub(super) fn rebuild_in(
     Ok(stats)
 }
 
+/// Turns one raw row into what the session builder reads, names resolved.
+fn add_row(
+    target: &mut UserRows,
+    seq: i64,
+    row: RawRow<'_>,
+    values: &[String],
+    directory: &Directory,
+) {
+    match row {
+        RawRow::Session { start_ms, end_ms } => target.sessions.push(Ordered {
+            seq,
+            row: SessionRow {
+                user: String::new(),
+                start_ms,
+                end_ms,
+            },
+        }),
+        RawRow::Event {
+            time_ms,
+            name,
+            event_id,
+        } => target.events.push(Ordered {
+            seq,
+            row: EventRow {
+                user: String::new(),
+                time_ms,
+                name: name.and_then(|n| values.get(n as usize).cloned()),
+                event_id: event_id.map(str::to_owned),
+            },
+        }),
+        RawRow::User {
+            time_ms,
+            is_install,
+            adds_session,
+            attrs,
+        } => {
+            let mut attrs = raw::attributes(values, attrs);
+            directory.resolve(CAMPAIGN_ID_PREFIX, &mut attrs.channel, &mut attrs.campaign);
+            target.attrs.push(Ordered {
+                seq,
+                row: AttrRow {
+                    user: String::new(),
+                    time_ms,
+                    is_install,
+                    adds_session,
+                    attrs,
+                },
+            });
+        }
+    }
+}
+
+/// Copies every raw row, with its place in import order, into a temporary table of
+/// chunks by part, so that building a part reads that part's rows and no others.
+fn spill_into_parts(
+    tx: &Transaction<'_>,
+    rank: &[u32],
+    parts: &[Range<usize>],
+) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS rebuild_parts (
+             part INTEGER NOT NULL, kind INTEGER NOT NULL, data BLOB NOT NULL);
+         DELETE FROM temp.rebuild_parts;",
+    )?;
+    let part_of = |user: u32| {
+        let r = rank.get(user as usize).map_or(usize::MAX, |&r| r as usize);
+        parts.partition_point(|p| p.end <= r)
+    };
+    let mut buffers: Vec<[Encoder; 3]> = parts.iter().map(|_| Default::default()).collect();
+    let mut insert =
+        tx.prepare_cached("INSERT INTO temp.rebuild_parts (part, kind, data) VALUES (?1, ?2, ?3)")?;
+    let mut failed: Option<rusqlite::Error> = None;
+    raw::each_raw_row(tx, |import_id, line, user, row| {
+        let Some(part) = buffers.get_mut(part_of(user)) else {
+            return; // a user number with no key: nothing to build
+        };
+        let kind = row.kind();
+        raw::encode_row(&mut part[kind], seq(import_id, line), user, &row);
+        if part[kind].rows >= CHUNK_ROWS && failed.is_none() {
+            let (_, bytes) = part[kind].take();
+            let index = part_of(user) as i64;
+            if let Err(e) = insert.execute(params![index, kind as i64, bytes]) {
+                failed = Some(e);
+            }
+        }
+    })?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    for (index, part) in buffers.iter_mut().enumerate() {
+        for (kind, buffer) in part.iter_mut().enumerate() {
+            if buffer.rows > 0 {
+                let (_, bytes) = buffer.take();
+                insert.execute(params![index as i64, kind as i64, bytes])?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Visits the rows one part spilled, with their place in import order.
+fn each_spilled_row(
+    tx: &Transaction<'_>,
+    part: usize,
+    mut visit: impl FnMut(i64, u32, RawRow<'_>),
+) -> rusqlite::Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT kind, data FROM temp.rebuild_parts WHERE part = ?1 ORDER BY rowid",
+    )?;
+    let mut rows = stmt.query([part as i64])?;
+    while let Some(row) = rows.next()? {
+        let kind = usize::try_from(row.get::<_, i64>(0)?).unwrap_or(usize::MAX);
+        let data = row.get_ref(1)?.as_blob()?;
+        raw::decode_rows(kind, data, &mut visit)
+            .map_err(|Corrupt| raw::corrupt("rebuild rows that do not decode"))?;
+    }
+    Ok(())
+}
+
 /// The key of `build_stats` that keeps the last moment in the raw rows.
 const LATEST_MS_KEY: &str = "latest_ms";
 
-/// Consecutive ranges of users (in key order) of about `PART_ROWS` rows each.
-fn cut_into_parts(order: &[u32], rows_of: &[u32]) -> Vec<Range<usize>> {
+/// Consecutive ranges of users (in key order) of about `part_rows` rows each.
+fn cut_into_parts(order: &[u32], rows_of: &[u32], part_rows: u64) -> Vec<Range<usize>> {
     let mut parts = Vec::new();
     let (mut start, mut rows) = (0, 0u64);
     for (r, &id) in order.iter().enumerate() {
         rows += u64::from(rows_of[id as usize]);
-        if rows >= PART_ROWS {
+        if rows >= part_rows {
             parts.push(start..r + 1);
             (start, rows) = (r + 1, 0);
         }
@@ -467,4 +569,98 @@ fn parse_date(text: &str) -> rusqlite::Result<NaiveDate> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ImportRecord, Settings};
+    use crate::store::Project;
+
+    const MIN: i64 = 60_000;
+
+    /// Sessions, events (one a duplicate, one excluded), install rows and a reinstall,
+    /// over two imports and users out of key order.
+    fn project(path: &std::path::Path) -> Project {
+        let mut project = Project::create(path).unwrap();
+        for (n, file) in ["a.csv", "b.csv"].iter().enumerate() {
+            let record = ImportRecord {
+                file_name: (*file).to_owned(),
+                sha256: format!("sha-{n}"),
+                kind: "sessions".to_owned(),
+                on_bad_rows: "abort".to_owned(),
+                ..ImportRecord::default()
+            };
+            let mut writer = project.begin_import(&record).unwrap();
+            let base = i64::try_from(n).unwrap() * 1000 * MIN;
+            for u in (0..40).rev() {
+                let user = format!("user{u:02}");
+                let line = u64::try_from(u).unwrap() * 10 + 2;
+                writer
+                    .user_row(
+                        line,
+                        &AttrRow {
+                            user: user.clone(),
+                            time_ms: base,
+                            is_install: true,
+                            adds_session: u % 3 == 0,
+                            attrs: Attributes {
+                                channel: format!("ch{}", u % 4),
+                                ..Attributes::default()
+                            },
+                        },
+                    )
+                    .unwrap();
+                let start = base + i64::from(u) * MIN;
+                let session = SessionRow {
+                    user: user.clone(),
+                    start_ms: start,
+                    end_ms: (u % 5 != 0).then_some(start + 5 * MIN),
+                };
+                writer.session(line + 1, &session).unwrap();
+                for (k, name) in ["open", "open", "ping"].iter().enumerate() {
+                    let event = EventRow {
+                        user: user.clone(),
+                        time_ms: start + 40 * MIN + i64::from(k == 2) * MIN,
+                        name: Some((*name).to_owned()),
+                        event_id: None,
+                    };
+                    writer.event(line + 2 + k as u64, &event).unwrap();
+                }
+            }
+            writer.finish(&record).unwrap();
+        }
+        project
+    }
+
+    #[test]
+    fn building_in_many_parts_gives_what_one_part_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut project = project(&dir.path().join("p.cohort"));
+        let settings = Settings {
+            excluded_events: vec!["ping".to_owned()],
+            ..Settings::default()
+        };
+        let mut build = |part_rows| {
+            let tx = project.begin_write().unwrap();
+            let stats = rebuild_in_parts(&tx, &settings, part_rows).unwrap();
+            tx.commit().unwrap();
+            (stats, project.load_dataset().unwrap())
+        };
+        let (one_stats, one) = build(u64::MAX);
+        // 40 users of 2 x 5 rows (and 2 x 5 more for a third of them): parts of about
+        // 7 rows are a user or two each.
+        let (many_stats, many) = build(7);
+        assert_eq!(one_stats, many_stats);
+        assert_eq!(one.users, many.users);
+        assert_eq!(one.sessions, many.sessions);
+        assert_eq!(one.latest_ms, many.latest_ms);
+        // And the build saw what was written: 40 users, the duplicate "open" of each
+        // user in each import, the excluded "ping"s, the second install as a reinstall.
+        assert_eq!(one_stats.users, 40);
+        assert_eq!(one_stats.duplicate_events, 80);
+        assert_eq!(one_stats.excluded_events, 80);
+        assert_eq!(one_stats.reinstalls, 40);
+        assert_eq!(one.users[0].key, "user00");
+    }
 }

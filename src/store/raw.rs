@@ -12,10 +12,8 @@ use rusqlite::{params, Connection};
 use super::chunks::{Corrupt, Decoder, Encoder, CHUNK_ROWS};
 use crate::model::{AttrRow, Attributes, EventRow, SessionRow};
 
-/// The kinds of raw chunk.
-pub const SESSIONS: &str = "sessions";
-pub const EVENTS: &str = "events";
-pub const USER_ROWS: &str = "user_rows";
+/// The kinds of raw chunk, numbered as `RawRow::kind` numbers them.
+pub const KINDS: [&str; 3] = ["sessions", "events", "user_rows"];
 
 /// Numbers for texts, kept in one of the dictionary tables.
 pub struct Dictionary {
@@ -103,9 +101,8 @@ pub struct RawWriter {
     import_id: i64,
     keys: Dictionary,
     values: Dictionary,
-    sessions: Encoder,
-    events: Encoder,
-    user_rows: Encoder,
+    /// One buffer per kind, in `KINDS` order.
+    buffers: [Encoder; 3],
     /// The user rows this import kept, to leave out identical copies.
     kept: FxHashSet<(u32, i64, u8, [u32; 5])>,
 }
@@ -116,9 +113,7 @@ impl RawWriter {
             import_id,
             keys: Dictionary::user_keys(conn)?,
             values: Dictionary::attr_values(conn)?,
-            sessions: Encoder::default(),
-            events: Encoder::default(),
-            user_rows: Encoder::default(),
+            buffers: Default::default(),
             kept: FxHashSet::default(),
         })
     }
@@ -130,13 +125,11 @@ impl RawWriter {
         row: &SessionRow,
     ) -> rusqlite::Result<()> {
         let user = self.keys.id(conn, &row.user)?;
-        let e = &mut self.sessions;
-        e.line(line);
-        e.unsigned(u64::from(user));
-        e.time(row.start_ms);
-        e.end(row.start_ms, row.end_ms);
-        e.rows += 1;
-        self.flush_full(conn)
+        let row = RawRow::Session {
+            start_ms: row.start_ms,
+            end_ms: row.end_ms,
+        };
+        self.push(conn, line, user, &row)
     }
 
     pub fn event(&mut self, conn: &Connection, line: i64, row: &EventRow) -> rusqlite::Result<()> {
@@ -146,14 +139,12 @@ impl RawWriter {
             .as_deref()
             .map(|n| self.values.id(conn, n))
             .transpose()?;
-        let e = &mut self.events;
-        e.line(line);
-        e.unsigned(u64::from(user));
-        e.time(row.time_ms);
-        e.optional(name);
-        e.text(row.event_id.as_deref());
-        e.rows += 1;
-        self.flush_full(conn)
+        let row = RawRow::Event {
+            time_ms: row.time_ms,
+            name,
+            event_id: row.event_id.as_deref(),
+        };
+        self.push(conn, line, user, &row)
     }
 
     pub fn user_row(
@@ -178,39 +169,38 @@ impl RawWriter {
         if !self.kept.insert((user, row.time_ms, flags, attrs)) {
             return Ok(());
         }
-        let e = &mut self.user_rows;
-        e.line(line);
-        e.unsigned(u64::from(user));
-        e.time(row.time_ms);
-        e.unsigned(u64::from(flags));
-        for id in attrs {
-            e.unsigned(u64::from(id));
-        }
-        e.rows += 1;
-        self.flush_full(conn)
+        let row = RawRow::User {
+            time_ms: row.time_ms,
+            is_install: row.is_install,
+            adds_session: row.adds_session,
+            attrs,
+        };
+        self.push(conn, line, user, &row)
     }
 
-    /// Writes each buffer that holds at least `rows` rows.
-    fn flush(&mut self, conn: &Connection, rows: usize) -> rusqlite::Result<()> {
-        for (kind, encoder) in [
-            (SESSIONS, &mut self.sessions),
-            (EVENTS, &mut self.events),
-            (USER_ROWS, &mut self.user_rows),
-        ] {
-            if encoder.rows >= rows {
-                write_chunk(conn, self.import_id, kind, encoder)?;
-            }
+    fn push(
+        &mut self,
+        conn: &Connection,
+        line: i64,
+        user: u32,
+        row: &RawRow<'_>,
+    ) -> rusqlite::Result<()> {
+        let kind = row.kind();
+        encode_row(&mut self.buffers[kind], line, user, row);
+        if self.buffers[kind].rows >= CHUNK_ROWS {
+            write_chunk(conn, self.import_id, KINDS[kind], &mut self.buffers[kind])?;
         }
         Ok(())
     }
 
-    fn flush_full(&mut self, conn: &Connection) -> rusqlite::Result<()> {
-        self.flush(conn, CHUNK_ROWS)
-    }
-
     /// Writes what is left in the buffers.
     pub fn finish(mut self, conn: &Connection) -> rusqlite::Result<()> {
-        self.flush(conn, 1)
+        for (kind, buffer) in KINDS.iter().zip(&mut self.buffers) {
+            if buffer.rows > 0 {
+                write_chunk(conn, self.import_id, kind, buffer)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -247,6 +237,52 @@ pub enum RawRow<'a> {
     },
 }
 
+impl RawRow<'_> {
+    /// The index of this row's kind in `KINDS`.
+    pub fn kind(&self) -> usize {
+        match self {
+            Self::Session { .. } => 0,
+            Self::Event { .. } => 1,
+            Self::User { .. } => 2,
+        }
+    }
+}
+
+/// Appends one row to a chunk of its kind. `line` is the row's line in its file, or any
+/// other number that orders rows (the rebuild writes import order there).
+pub fn encode_row(e: &mut Encoder, line: i64, user: u32, row: &RawRow<'_>) {
+    e.line(line);
+    e.unsigned(u64::from(user));
+    match *row {
+        RawRow::Session { start_ms, end_ms } => {
+            e.time(start_ms);
+            e.end(start_ms, end_ms);
+        }
+        RawRow::Event {
+            time_ms,
+            name,
+            event_id,
+        } => {
+            e.time(time_ms);
+            e.optional(name);
+            e.text(event_id);
+        }
+        RawRow::User {
+            time_ms,
+            is_install,
+            adds_session,
+            attrs,
+        } => {
+            e.time(time_ms);
+            e.unsigned(u64::from(is_install) | (u64::from(adds_session) << 1));
+            for id in attrs {
+                e.unsigned(u64::from(id));
+            }
+        }
+    }
+    e.rows += 1;
+}
+
 /// Visits every raw row in import order, with its import, line and user number.
 pub fn each_raw_row(
     conn: &Connection,
@@ -258,24 +294,24 @@ pub fn each_raw_row(
     while let Some(row) = rows.next()? {
         let import_id: i64 = row.get(0)?;
         let kind = row.get_ref(1)?.as_str()?;
-        let kind = match kind {
-            SESSIONS => 0,
-            EVENTS => 1,
-            USER_ROWS => 2,
-            _ => return Err(corrupt("a raw chunk of an unknown kind")),
-        };
+        let kind = KINDS
+            .iter()
+            .position(|k| *k == kind)
+            .ok_or_else(|| corrupt("a raw chunk of an unknown kind"))?;
         let data = row.get_ref(2)?.as_blob()?;
-        decode_chunk(import_id, kind, data, &mut visit)
-            .map_err(|Corrupt| corrupt("a raw chunk that does not decode"))?;
+        decode_rows(kind, data, |line, user, row| {
+            visit(import_id, line, user, row)
+        })
+        .map_err(|Corrupt| corrupt("a raw chunk that does not decode"))?;
     }
     Ok(())
 }
 
-fn decode_chunk(
-    import_id: i64,
-    kind: u8,
+/// Reads the rows of one chunk of `KINDS[kind]`, as `encode_row` wrote them.
+pub fn decode_rows(
+    kind: usize,
     data: &[u8],
-    visit: &mut impl FnMut(i64, i64, u32, RawRow<'_>),
+    mut visit: impl FnMut(i64, u32, RawRow<'_>),
 ) -> Result<(), Corrupt> {
     let mut d = Decoder::new(data);
     while !d.is_done() {
@@ -306,7 +342,7 @@ fn decode_chunk(
                 }
             }
         };
-        visit(import_id, line, user, row);
+        visit(line, user, row);
     }
     Ok(())
 }
