@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 use crate::model::BuildStats;
 
 use super::groups::{by_id, GroupBy};
-use super::sweep::{in_parallel, Membership};
+use super::sweep::{on_parts, Membership};
 use super::{Filter, Prepared};
 
 /// Session length bins in seconds; each bin's upper bound is inclusive.
@@ -139,7 +139,7 @@ fn of_groups(
     members: Membership<'_>,
     groups: usize,
 ) -> Vec<Distributions> {
-    let parts = in_parallel(&members.parts(), |part| {
+    let parts = on_parts(&members.parts(), |part| {
         let mut out: Vec<Distributions> = (0..groups).map(|_| Distributions::empty()).collect();
         for (u, g) in part.pairs() {
             if let Some(group) = out.get_mut(g) {

@@ -68,8 +68,8 @@ impl Filter {
     }
 }
 
-/// The distinct values of one attribute, numbered in order of first install: the key
-/// (trimmed, case ignored) and the spelling shown, as on the earliest install.
+/// The distinct values of one attribute, numbered as first met: the key (trimmed, case
+/// ignored) and the spelling shown, as on the earliest install.
 #[derive(Clone, Debug, Default)]
 struct Names {
     keys: Vec<String>,
@@ -78,14 +78,14 @@ struct Names {
 }
 
 impl Names {
-    fn intern(&mut self, key: String, shown: impl FnOnce() -> String) -> u32 {
+    /// The id of a key, numbering it when it is new (its spelling is filled in later).
+    fn intern(&mut self, key: String) -> u32 {
         if let Some(&id) = self.ids.get(&key) {
             return id;
         }
         let id = u32::try_from(self.keys.len()).unwrap_or(u32::MAX);
         self.ids.insert(key.clone(), id);
         self.keys.push(key);
-        self.shown.push(shown());
         id
     }
 
@@ -111,6 +111,53 @@ impl Names {
             .collect();
         values.sort_by_key(|v| v.to_lowercase());
         values
+    }
+}
+
+/// Numbers one attribute's values user by user, in the order users sit in memory, and
+/// remembers for each value the spelling on its earliest install (ties: the lower user).
+struct Naming<'d, R> {
+    names: Names,
+    /// Raw spellings repeat a lot: each is normalized once.
+    by_raw: FxHashMap<R, u32>,
+    /// Per id: the earliest install seen so far, and its raw spelling.
+    earliest: Vec<((i64, usize), &'d str)>,
+}
+
+impl<'d, R: std::hash::Hash + Eq> Naming<'d, R> {
+    fn new() -> Self {
+        Self {
+            names: Names::default(),
+            by_raw: FxHashMap::default(),
+            earliest: Vec::new(),
+        }
+    }
+
+    /// The id of a raw value met on an install at `when`; `key` normalizes it.
+    fn id(
+        &mut self,
+        raw: R,
+        spelling: &'d str,
+        when: (i64, usize),
+        key: impl FnOnce() -> String,
+    ) -> u32 {
+        let names = &mut self.names;
+        let id = *self
+            .by_raw
+            .entry(raw)
+            .or_insert_with(|| names.intern(key()));
+        match self.earliest.get_mut(id as usize) {
+            Some(slot) if when < slot.0 => *slot = (when, spelling),
+            Some(_) => {}
+            None => self.earliest.push((when, spelling)),
+        }
+        id
+    }
+
+    /// The names, each shown as `show` writes its earliest spelling.
+    fn finish(mut self, show: impl Fn(&str) -> String) -> Names {
+        self.names.shown = self.earliest.iter().map(|(_, raw)| show(raw)).collect();
+        self.names
     }
 }
 
@@ -286,7 +333,7 @@ impl Facts {
             convention: settings.day,
             tz,
             data_end_ms,
-            cache: HashMap::new(),
+            cache: FxHashMap::default(),
         };
 
         // One table of local day starts answers every date below.
@@ -299,48 +346,38 @@ impl Facts {
             instants.fold((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)));
         let days = DayTable::new(tz, min_ms, max_ms);
 
+        // Day N, length and gap of every session: the users in two halves, one per core.
         let mut spans = vec![Span::EMPTY; dataset.sessions.len()];
-        let mut users = Vec::with_capacity(dataset.users.len());
-        let mut next = 0;
-        for (index, user) in dataset.users.iter().enumerate() {
-            let first = next;
-            while next < dataset.sessions.len() && dataset.sessions[next].user as usize == index {
-                next += 1;
-            }
-            let install_day = days.day_number(user.install_ms);
-            // Sessions are sorted by start, so those at or after the install are a tail.
-            let mut from = first;
-            let own = dataset.sessions[first..next].iter();
-            for ((i, session), span) in (first..).zip(own).zip(&mut spans[first..next]) {
-                let start_ms = session.start_ms;
-                if start_ms < user.install_ms {
-                    from = i + 1;
-                    continue;
-                }
-                let day = match settings.day {
-                    DayConvention::Window => (start_ms - user.install_ms) / DAY_MS,
-                    DayConvention::Calendar => days.day_number(start_ms) - install_day,
-                };
-                span.day = u16::try_from(day).unwrap_or(NO_DAY);
-                span.length = Span::fit(session.length_ms());
-                if i > from {
-                    let previous = &dataset.sessions[i - 1];
-                    let end = previous.end_ms.unwrap_or(previous.start_ms);
-                    span.gap = Span::fit(Some((start_ms - end).max(0)));
-                }
-            }
-            let cohort_date = days.date(user.install_ms);
-            users.push(UserFacts {
-                cohort_date,
-                max_mature_day: maturity.max_mature_day(cohort_date),
-                channel: 0,
-                campaign: 0,
-                country: 0,
-                platform: 0,
-                app_version: 0,
-                sessions: from..next,
-            });
-        }
+        let middle = dataset.users.len() / 2;
+        let split = dataset
+            .sessions
+            .partition_point(|s| (s.user as usize) < middle);
+        let (left, right) = spans.split_at_mut(split);
+        let halves = [
+            (0..middle, 0, std::sync::Mutex::new(Some(left))),
+            (
+                middle..dataset.users.len(),
+                split,
+                std::sync::Mutex::new(Some(right)),
+            ),
+        ];
+        let maturity_now = &maturity;
+        let users: Vec<UserFacts> = in_parallel(halves.len(), |half| {
+            let (users, first_session, slot) = &halves[half];
+            let spans = slot.lock().ok().and_then(|mut slot| slot.take());
+            let mut maturity = maturity_now.clone();
+            spans.map_or_else(Vec::new, |spans| {
+                user_facts(
+                    dataset,
+                    users.clone(),
+                    *first_session,
+                    spans,
+                    &days,
+                    &mut maturity,
+                )
+            })
+        })
+        .concat();
 
         let rates: HashMap<(NaiveDate, String), f64> = dataset
             .rates
@@ -383,58 +420,53 @@ impl Facts {
         facts
     }
 
-    /// Numbers every attribute value, visiting users from the earliest install so that
-    /// each value is shown as first spelled.
+    /// Numbers every attribute value and finds the spelling each is shown with.
     fn name_attributes(&mut self, dataset: &Dataset) {
-        let mut order: Vec<usize> = (0..dataset.users.len()).collect();
-        order.sort_unstable_by_key(|&i| (dataset.users[i].install_ms, i));
-
-        // Raw spellings repeat a lot: remember each one's id to normalize it only once.
-        let mut seen: [FxHashMap<&str, u32>; 5] = Default::default();
-        for i in order {
-            let attrs = &dataset.users[i].attrs;
-            let channel = *seen[0].entry(&attrs.channel).or_insert_with(|| {
-                self.channels
-                    .intern(channel_key(&attrs.channel), || match attrs.channel.trim() {
-                        "" => ORGANIC.to_owned(),
-                        shown => shown.to_owned(),
-                    })
+        let mut channels = Naming::new();
+        let mut campaigns = Naming::new();
+        let mut campaign_parts = Vec::new();
+        let (mut countries, mut platforms, mut app_versions) =
+            (Naming::new(), Naming::new(), Naming::new());
+        for (i, (user, facts)) in dataset.users.iter().zip(&mut self.users).enumerate() {
+            let attrs = &user.attrs;
+            let when = (user.install_ms, i);
+            let channel = channels.id(attrs.channel.as_str(), &attrs.channel, when, || {
+                channel_key(&attrs.channel)
             });
-            let pair_key = format!("{channel}\t{}", attrs.campaign);
-            let campaign = match seen[1].get(pair_key.as_str()) {
-                Some(&id) => id,
-                None => {
-                    let key = normalize_name(&attrs.campaign);
-                    let before = self.campaigns.keys.len();
-                    let id = self.campaigns.intern(format!("{channel}\t{key}"), || {
-                        attrs.campaign.trim().to_owned()
-                    });
-                    if self.campaigns.keys.len() > before {
-                        self.campaign_parts.push((channel, key));
-                    }
-                    id
-                }
-            };
-            let name = |names: &mut Names, raw: &str| {
-                names.intern(normalize_name(raw), || raw.trim().to_owned())
-            };
-            let country = *seen[2]
-                .entry(&attrs.country)
-                .or_insert_with(|| name(&mut self.countries, &attrs.country));
-            let platform = *seen[3]
-                .entry(&attrs.platform)
-                .or_insert_with(|| name(&mut self.platforms, &attrs.platform));
-            let app_version = *seen[4]
-                .entry(&attrs.app_version)
-                .or_insert_with(|| name(&mut self.app_versions, &attrs.app_version));
-
-            let facts = &mut self.users[i];
+            // A campaign is a pair: the same name in two channels is two campaigns.
+            let before = campaigns.names.keys.len();
+            facts.campaign = campaigns.id(
+                (channel, attrs.campaign.as_str()),
+                &attrs.campaign,
+                when,
+                || format!("{channel}\t{}", normalize_name(&attrs.campaign)),
+            );
+            if campaigns.names.keys.len() > before {
+                campaign_parts.push((channel, normalize_name(&attrs.campaign)));
+            }
+            let key = |raw: &str| normalize_name(raw);
             facts.channel = channel;
-            facts.campaign = campaign;
-            facts.country = country;
-            facts.platform = platform;
-            facts.app_version = app_version;
+            facts.country = countries.id(attrs.country.as_str(), &attrs.country, when, || {
+                key(&attrs.country)
+            });
+            facts.platform = platforms.id(attrs.platform.as_str(), &attrs.platform, when, || {
+                key(&attrs.platform)
+            });
+            facts.app_version =
+                app_versions.id(attrs.app_version.as_str(), &attrs.app_version, when, || {
+                    key(&attrs.app_version)
+                });
         }
+        let trimmed = |raw: &str| raw.trim().to_owned();
+        self.channels = channels.finish(|raw| match raw.trim() {
+            "" => ORGANIC.to_owned(),
+            shown => shown.to_owned(),
+        });
+        self.campaigns = campaigns.finish(trimmed);
+        self.campaign_parts = campaign_parts;
+        self.countries = countries.finish(trimmed);
+        self.platforms = platforms.finish(trimmed);
+        self.app_versions = app_versions.finish(trimmed);
     }
 }
 
@@ -563,12 +595,71 @@ impl Prepared<'_> {
     }
 }
 
+/// The facts of `users`, whose sessions start at `first_session`, and the spans of those
+/// sessions (`spans[0]` is `first_session`'s).
+fn user_facts(
+    dataset: &Dataset,
+    users: Range<usize>,
+    first_session: usize,
+    spans: &mut [Span],
+    days: &DayTable,
+    maturity: &mut Maturity,
+) -> Vec<UserFacts> {
+    let settings = &dataset.settings;
+    let end = first_session + spans.len();
+    let mut facts = Vec::with_capacity(users.len());
+    let mut next = first_session;
+    for index in users {
+        let user = &dataset.users[index];
+        let first = next;
+        while next < end && dataset.sessions[next].user as usize == index {
+            next += 1;
+        }
+        let install_day = days.day_number(user.install_ms);
+        // Sessions are sorted by start, so those at or after the install are a tail.
+        let mut from = first;
+        let own = dataset.sessions[first..next].iter();
+        let own_spans = &mut spans[first - first_session..next - first_session];
+        for ((i, session), span) in (first..).zip(own).zip(own_spans) {
+            let start_ms = session.start_ms;
+            if start_ms < user.install_ms {
+                from = i + 1;
+                continue;
+            }
+            let day = match settings.day {
+                DayConvention::Window => (start_ms - user.install_ms) / DAY_MS,
+                DayConvention::Calendar => days.day_number(start_ms) - install_day,
+            };
+            span.day = u16::try_from(day).unwrap_or(NO_DAY);
+            span.length = Span::fit(session.length_ms());
+            if i > from {
+                let previous = &dataset.sessions[i - 1];
+                let end = previous.end_ms.unwrap_or(previous.start_ms);
+                span.gap = Span::fit(Some((start_ms - end).max(0)));
+            }
+        }
+        let cohort_date = days.date(user.install_ms);
+        facts.push(UserFacts {
+            cohort_date,
+            max_mature_day: maturity.max_mature_day(cohort_date),
+            channel: 0,
+            campaign: 0,
+            country: 0,
+            platform: 0,
+            app_version: 0,
+            sessions: from..next,
+        });
+    }
+    facts
+}
+
 /// Decides, per calendar date, the largest day N that is mature (CLI.md).
+#[derive(Clone)]
 struct Maturity {
     convention: DayConvention,
     tz: Tz,
     data_end_ms: Option<i64>,
-    cache: HashMap<NaiveDate, i64>,
+    cache: FxHashMap<NaiveDate, i64>,
 }
 
 impl Maturity {
@@ -592,6 +683,33 @@ impl Maturity {
             .max(-1)
         })
     }
+}
+
+/// Runs `work(0)` .. `work(count - 1)`, the first on this thread and the others on named
+/// threads of their own, and returns the results in order. Without a thread to be had,
+/// this thread does that part too.
+fn in_parallel<T: Send>(count: usize, work: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    std::thread::scope(|scope| {
+        let work = &work;
+        let spawned: Vec<_> = (1..count)
+            .map(|index| {
+                let handle = std::thread::Builder::new()
+                    .name("query-part".to_owned())
+                    .spawn_scoped(scope, move || work(index));
+                (index, handle)
+            })
+            .collect();
+        let mut results: Vec<T> = (0..count.min(1)).map(work).collect();
+        for (index, handle) in spawned {
+            results.push(match handle {
+                Ok(handle) => handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                Err(_) => work(index),
+            });
+        }
+        results
+    })
 }
 
 /// The first date of the period that holds `date`.
@@ -687,7 +805,7 @@ mod tests {
                 convention,
                 tz: chrono_tz::UTC,
                 data_end_ms: at(end),
-                cache: HashMap::new(),
+                cache: FxHashMap::default(),
             }
             .max_mature_day(date)
         };

@@ -58,36 +58,12 @@ impl<'u> Membership<'u> {
     }
 }
 
-/// Runs `work` on every part, the first on this thread and the others on named threads
-/// of their own, and returns the results in part order.
-pub(super) fn in_parallel<T: Send>(
+/// Runs `work` on every part (see `metrics::in_parallel`), results in part order.
+pub(super) fn on_parts<T: Send>(
     parts: &[Membership<'_>],
     work: impl Fn(Membership<'_>) -> T + Sync,
 ) -> Vec<T> {
-    std::thread::scope(|scope| {
-        let work = &work;
-        let spawned: Vec<_> = parts
-            .iter()
-            .skip(1)
-            .map(|&part| {
-                let handle = std::thread::Builder::new()
-                    .name("query-part".to_owned())
-                    .spawn_scoped(scope, move || work(part));
-                (part, handle)
-            })
-            .collect();
-        let mut results: Vec<T> = parts.first().map(|&part| work(part)).into_iter().collect();
-        for (part, handle) in spawned {
-            results.push(match handle {
-                Ok(handle) => handle
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-                // No thread to be had: this one does the part.
-                Err(_) => work(part),
-            });
-        }
-        results
-    })
+    super::in_parallel(parts.len(), |index| work(parts[index]))
 }
 
 /// Computes every group at once. Without `spread`, the length and gap quantiles are left
@@ -109,7 +85,7 @@ pub(super) fn compute_groups(
             expected[g] += prepared.facts.users[u].sessions.len();
         }
     }
-    let mut sums = in_parallel(&parts, |part| {
+    let mut sums = on_parts(&parts, |part| {
         let mut sums: Vec<Sums> = expected
             .iter()
             .map(|&e| Sums::new(max_day, spread, e))
@@ -137,7 +113,7 @@ pub(super) fn compute_groups(
     }
     if second_pass {
         let sums_ref = &sums;
-        let gathered = in_parallel(&parts, |part| {
+        let gathered = on_parts(&parts, |part| {
             let mut found: Vec<(Spread, Spread)> = sums_ref
                 .iter()
                 .map(|g| (g.lengths.gathering(), g.gaps.gathering()))
