@@ -385,12 +385,6 @@ impl RowReader {
         if value.is_empty() {
             return Ok(None);
         }
-        let column_name = self
-            .mapping
-            .get(field)
-            .and_then(|i| self.columns.get(i))
-            .cloned()
-            .unwrap_or_default();
         let tz = self.tz;
         let column = match field {
             Field::InstallTime => &mut self.install_time,
@@ -398,10 +392,16 @@ impl RowReader {
             Field::SessionStart => &mut self.session_start,
             _ => &mut self.session_end,
         };
-        column.read(value, tz).map(Some).map_err(|(reason, why)| {
+        let read = column.read(value, tz);
+        read.map(Some).map_err(|(reason, why)| {
+            let column_name = self
+                .mapping
+                .get(field)
+                .and_then(|i| self.columns.get(i))
+                .map_or("", String::as_str);
             (
                 reason,
-                format!("column {}: {why}", super::shorten(&column_name)),
+                format!("column {}: {why}", super::shorten(column_name)),
             )
         })
     }

@@ -207,14 +207,15 @@ impl TimeColumn {
 
     /// The value as UTC milliseconds, or the reason and detail of why it cannot be read.
     pub fn read(&mut self, value: &str, tz: Tz) -> Result<i64, (&'static str, String)> {
-        let shown = crate::import::shorten(value);
+        // Only a rejection spells the value out.
+        let shown = || crate::import::shorten(value);
         let format = match self.format {
             Some(format) => format,
             None => {
                 let format = TimeFormat::detect(value).ok_or_else(|| {
                     (
                         "bad timestamp",
-                        format!("{shown} is not a timestamp we can read"),
+                        format!("{} is not a timestamp we can read", shown()),
                     )
                 })?;
                 self.format = Some(format);
@@ -224,7 +225,10 @@ impl TimeColumn {
         let out_of_range = || {
             (
                 "timestamp out of range",
-                format!("{shown} is outside 1970-01-01 to 2099-12-31 (a placeholder date?)"),
+                format!(
+                    "{} is outside 1970-01-01 to 2099-12-31 (a placeholder date?)",
+                    shown()
+                ),
             )
         };
         match format.parse(value, tz) {
@@ -237,7 +241,8 @@ impl TimeColumn {
             None => Err((
                 "bad timestamp",
                 format!(
-                    "{shown} does not match the column's format ({})",
+                    "{} does not match the column's format ({})",
+                    shown(),
                     format.describe()
                 ),
             )),
