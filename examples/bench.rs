@@ -6,7 +6,8 @@
 //! as the reference (when `sqlite3` is installed), then our import, the project file size,
 //! loading the project and every view's query, and prints a table with the ratios.
 //!
-//! `--keep DIR` leaves the CSV and the project in DIR; `--project FILE` skips generating
+//! `--events` generates an event file instead (user, time, event name, channel: sessions
+//! are built from the events, 30-minute timeout). `--keep DIR` leaves the CSV and the project in DIR; `--project FILE` skips generating
 //! and importing and measures only opening and the views of an existing project.
 
 use std::io::{BufWriter, Write as _};
@@ -77,6 +78,42 @@ fn generate(path: &Path, rows: u64) -> std::io::Result<()> {
     out.flush()
 }
 
+/// Events of users who come back in sessions of a few events each, a minute or so apart.
+fn generate_events(path: &Path, rows: u64) -> std::io::Result<()> {
+    let mut out = BufWriter::new(std::fs::File::create(path)?);
+    writeln!(out, "user_id,event_time,event_name,channel")?;
+    let mut rng = Rng::seeded(20_261_204);
+    let names = ["session_start", "level_up", "purchase", "ad_view", "tap"];
+    let (mut written, mut user) = (0u64, 0u64);
+    while written < rows {
+        user += 1;
+        let mut second = rng.below(90 * 86_400);
+        for _ in 0..1 + rng.below(12) {
+            for _ in 0..1 + rng.below(10) {
+                if written == rows {
+                    break;
+                }
+                second += 1 + rng.below(120);
+                let (d, s) = (second / 86_400, second % 86_400);
+                writeln!(
+                    out,
+                    "e{user},2025-{:02}-{:02} {:02}:{:02}:{:02},{},ch{}",
+                    1 + d / 28 % 12,
+                    1 + d % 28,
+                    s / 3600,
+                    s / 60 % 60,
+                    s % 60,
+                    names[usize::try_from(rng.below(5)).unwrap_or(0)],
+                    user % 6
+                )?;
+                written += 1;
+            }
+            second += 3_600 + rng.below(3 * 86_400);
+        }
+    }
+    out.flush()
+}
+
 fn peak_rss_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
@@ -119,7 +156,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => {
             let dir = value_of("--keep").map_or_else(|| temp.path().to_owned(), Into::into);
             std::fs::create_dir_all(&dir)?;
-            import_figures(&dir, rows)?
+            import_figures(&dir, rows, args.iter().any(|a| a == "--events"))?
         }
     };
     view_figures(&project)
@@ -127,13 +164,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// Generates the CSV, imports it beside the `sqlite3` reference and prints the figures;
 /// returns the project's path.
-fn import_figures(dir: &Path, rows: u64) -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
-    let csv = dir.join("sessions.csv");
-    let (generated, gen_time) = time(|| generate(&csv, rows));
+fn import_figures(
+    dir: &Path,
+    rows: u64,
+    events: bool,
+) -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
+    let (kind, csv) = if events {
+        (FileKind::Events, dir.join("events.csv"))
+    } else {
+        (FileKind::Sessions, dir.join("sessions.csv"))
+    };
+    let (generated, gen_time) = time(|| {
+        if events {
+            generate_events(&csv, rows)
+        } else {
+            generate(&csv, rows)
+        }
+    });
     generated?;
     let csv_mb = std::fs::metadata(&csv)?.len() as f64 / 1e6;
     println!(
-        "bench: {rows} session rows, {csv_mb:.0} MB of CSV (generated in {:.1} s)",
+        "bench: {rows} rows of {}, {csv_mb:.0} MB of CSV (generated in {:.1} s)",
+        kind.as_str(),
         gen_time.as_secs_f64()
     );
     println!();
@@ -163,7 +215,7 @@ fn import_figures(dir: &Path, rows: u64) -> Result<std::path::PathBuf, Box<dyn s
     let _ = std::fs::remove_file(&project_path);
     let mut project = Project::create(&project_path)?;
     let options = ImportOptions {
-        kind: Some(FileKind::Sessions),
+        kind: Some(kind),
         ..ImportOptions::default()
     };
     let (imported, import_time) = time(|| {
@@ -203,7 +255,7 @@ fn import_figures(dir: &Path, rows: u64) -> Result<std::path::PathBuf, Box<dyn s
         println!("| peak resident memory (whole process) | {rss:.0} MB |");
     }
     println!(
-        "| project file | {:.0} MB, {:.0} bytes per session |",
+        "| project file | {:.0} MB, {:.0} bytes per imported row |",
         file_bytes / 1e6,
         file_bytes / rows as f64
     );
