@@ -663,4 +663,72 @@ mod tests {
         assert_eq!(one_stats.reinstalls, 40);
         assert_eq!(one.users[0].key, "user00");
     }
+
+    #[test]
+    fn user_rows_that_add_nothing_are_not_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut project = Project::create(&dir.path().join("p.cohort")).unwrap();
+        let record = ImportRecord {
+            file_name: "a.csv".to_owned(),
+            sha256: "sha".to_owned(),
+            kind: "events".to_owned(),
+            on_bad_rows: "abort".to_owned(),
+            ..ImportRecord::default()
+        };
+        let mut writer = project.begin_import(&record).unwrap();
+        let row = |time_ms: i64, is_install: bool, channel: &str| AttrRow {
+            user: "a".to_owned(),
+            time_ms,
+            is_install,
+            adds_session: false,
+            attrs: Attributes {
+                channel: channel.to_owned(),
+                ..Attributes::default()
+            },
+        };
+        // Kept: x at 5, x at 3 (earlier), y at 1, installs at 2 and 9. Left out: x at 7
+        // and 5 again (x is known from 3 on), the second install at 2.
+        let rows = [
+            row(5, false, "x"),
+            row(3, false, "x"),
+            row(7, false, "x"),
+            row(5, false, "x"),
+            row(1, false, "y"),
+            row(2, true, ""),
+            row(2, true, ""),
+            row(9, true, ""),
+        ];
+        for (line, r) in (2..).zip(&rows) {
+            writer.user_row(line, r).unwrap();
+        }
+        let session = SessionRow {
+            user: "a".to_owned(),
+            start_ms: 2,
+            end_ms: None,
+        };
+        writer.session(20, &session).unwrap();
+        writer.finish(&record).unwrap();
+
+        let stored: i64 = project
+            .conn
+            .query_row(
+                "SELECT sum(rows) FROM raw_chunks WHERE kind = 'user_rows'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(stored, 5);
+        let dataset = project.load_dataset().unwrap();
+        let user = &dataset.users[0];
+        // The install is the earliest install row; the channel comes from the earliest
+        // row that has one (y at 1); two distinct install times are one reinstall.
+        assert_eq!(
+            (
+                user.install_ms,
+                user.attrs.channel.as_str(),
+                user.reinstalls
+            ),
+            (2, "y", 1)
+        );
+    }
 }

@@ -2,10 +2,14 @@
 //!
 //! Users and attribute values are numbered once per project (`user_keys`, `attr_values`)
 //! so a row is a handful of small integers. A session or event row often repeats its
-//! user's attributes; a copy identical to one this import already kept adds nothing to
-//! the build (the earliest copy wins every tie) and is not stored again.
+//! user's attributes: such a row adds nothing to the build when this import already kept
+//! the same attributes at the same or an earlier time (the build takes each attribute
+//! from the earliest row that has it), and is not stored again. Install rows are kept
+//! once per distinct time, since each distinct install time is a reinstall.
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use std::collections::hash_map::Entry;
+
+use rustc_hash::FxHashMap;
 
 use rusqlite::{params, Connection};
 
@@ -103,8 +107,9 @@ pub struct RawWriter {
     values: Dictionary,
     /// One buffer per kind, in `KINDS` order.
     buffers: [Encoder; 3],
-    /// The user rows this import kept, to leave out identical copies.
-    kept: FxHashSet<(u32, i64, u8, [u32; 5])>,
+    /// The user rows this import kept: by user, flags, attributes and (install rows only)
+    /// time, with the earliest time kept.
+    kept: FxHashMap<(u32, u8, [u32; 5], Option<i64>), i64>,
 }
 
 impl RawWriter {
@@ -114,7 +119,7 @@ impl RawWriter {
             keys: Dictionary::user_keys(conn)?,
             values: Dictionary::attr_values(conn)?,
             buffers: Default::default(),
-            kept: FxHashSet::default(),
+            kept: FxHashMap::default(),
         })
     }
 
@@ -166,8 +171,15 @@ impl RawWriter {
             *slot = self.values.id(conn, text)?;
         }
         let flags = u8::from(row.is_install) | (u8::from(row.adds_session) << 1);
-        if !self.kept.insert((user, row.time_ms, flags, attrs)) {
-            return Ok(());
+        let when = row.is_install.then_some(row.time_ms);
+        match self.kept.entry((user, flags, attrs, when)) {
+            Entry::Occupied(kept) if *kept.get() <= row.time_ms => return Ok(()),
+            Entry::Occupied(mut kept) => {
+                kept.insert(row.time_ms);
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(row.time_ms);
+            }
         }
         let row = RawRow::User {
             time_ms: row.time_ms,
