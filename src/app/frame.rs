@@ -4,7 +4,7 @@
 
 use egui::{Context, RichText, Ui};
 
-use super::jobs;
+use super::jobs::{self, JobProgress};
 use super::picker::PickPurpose;
 use super::worker::{ViewQuery, ViewResult};
 use super::{wake, CohortApp};
@@ -89,7 +89,7 @@ impl CohortApp {
         ui.horizontal(|ui| {
             if let Some(job) = &self.job {
                 let (fraction, detail) = match &self.progress {
-                    Some((p, started)) if p.bytes_total > 0 => {
+                    Some((JobProgress::Import(p), started)) if p.bytes_total > 0 => {
                         #[allow(clippy::cast_precision_loss)]
                         let fraction = p.bytes_read as f32 / p.bytes_total as f32;
                         let seconds = started.elapsed().as_secs_f64().max(1e-3);
@@ -103,6 +103,18 @@ impl CohortApp {
                                 p.bytes_read as f64 / 1e6,
                                 p.bytes_total as f64 / 1e6,
                                 ui::fmt_count(rate as u64)
+                            ),
+                        )
+                    }
+                    Some((JobProgress::Rebuild { done, total }, _)) if *total > 0 => {
+                        #[allow(clippy::cast_precision_loss)]
+                        let fraction = *done as f32 / *total as f32;
+                        (
+                            Some(fraction),
+                            format!(
+                                "· rebuilding: {} of {} rows",
+                                ui::fmt_count(*done),
+                                ui::fmt_count(*total)
                             ),
                         )
                     }

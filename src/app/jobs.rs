@@ -13,6 +13,17 @@ use crate::import::{self, ImportOptions, ImportOutcome, Plan, Progress, Row};
 use crate::model::{Rejection, Settings};
 use crate::store::Project;
 
+/// How far a job is, as the status bar shows it.
+#[derive(Clone, Copy, Debug)]
+pub enum JobProgress {
+    Import(Progress),
+    /// Rows of the project gone through by a rebuild.
+    Rebuild {
+        done: u64,
+        total: u64,
+    },
+}
+
 /// What a running job says.
 pub enum JobEvent {
     Progress {
@@ -23,6 +34,12 @@ pub enum JobEvent {
     Imported {
         file: PathBuf,
         result: Result<Box<ImportOutcome>, String>,
+    },
+    /// A rebuild of users and sessions has gone through `done` of `total` rows.
+    Rebuilding {
+        done: u64,
+        total: u64,
+        started: Instant,
     },
     Previewed(Result<Box<Preview>, String>),
     SettingsSaved(Result<(), String>),
@@ -191,10 +208,18 @@ pub fn save_settings(
     settings: Settings,
     wake: impl Fn() + Send + 'static,
 ) -> std::io::Result<Job> {
-    Job::spawn("Applying settings", "rebuild", wake, move |send, _| {
-        // TODO(#6): make the rebuild interruptible from the cancel button.
+    Job::spawn("Applying settings", "rebuild", wake, move |send, cancel| {
+        let started = Instant::now();
+        let mut watch = |done: u64, total: u64| {
+            send(JobEvent::Rebuilding {
+                done,
+                total,
+                started,
+            });
+            !cancel.load(Ordering::Relaxed)
+        };
         let result = Project::open(&project)
-            .and_then(|mut store| store.save_settings(&settings))
+            .and_then(|mut store| store.save_settings_watched(&settings, &mut watch))
             .map_err(|e| e.to_string());
         let changed = result.is_ok();
         send(JobEvent::SettingsSaved(result));

@@ -17,14 +17,14 @@ use anyhow::Result;
 use egui::{Context, Key, KeyboardShortcut, Modifiers, Ui};
 use serde::{Deserialize, Serialize};
 
-use crate::import::{ImportOutcome, Progress};
+use crate::import::ImportOutcome;
 use crate::metrics::GroupBy;
 use crate::ui::{
     self, cohorts::CohortsState, filters::FilterState, groups::GroupsState,
     import_wizard::ImportWizard, sessions::SessionsState, settings_dialog::SettingsDraft, Action,
     View,
 };
-use jobs::{Job, JobEvent};
+use jobs::{Job, JobEvent, JobProgress};
 use picker::{FilePicker, NativePicker, PendingPick, PickPurpose};
 use worker::{ProjectSummary, Query, Request, Response, ViewQuery, ViewResult, Worker};
 
@@ -113,7 +113,7 @@ pub struct CohortApp {
     sent: Option<Query>,
     result: Option<(Query, ViewResult)>,
     job: Option<Job>,
-    progress: Option<(Progress, Instant)>,
+    progress: Option<(JobProgress, Instant)>,
     preview_job: Option<Job>,
     wizard: Option<ImportWizard>,
     settings: Option<SettingsDraft>,
@@ -385,7 +385,14 @@ impl CohortApp {
 
     fn on_job_event(&mut self, ctx: &Context, event: JobEvent) {
         match event {
-            JobEvent::Progress { progress, started } => self.progress = Some((progress, started)),
+            JobEvent::Progress { progress, started } => {
+                self.progress = Some((JobProgress::Import(progress), started));
+            }
+            JobEvent::Rebuilding {
+                done,
+                total,
+                started,
+            } => self.progress = Some((JobProgress::Rebuild { done, total }, started)),
             JobEvent::Imported { file, result } => {
                 let name = file
                     .file_name()

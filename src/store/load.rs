@@ -26,15 +26,28 @@ pub(super) fn rebuild_in(
     tx: &Transaction<'_>,
     settings: &Settings,
 ) -> rusqlite::Result<BuildStats> {
-    rebuild_in_parts(tx, settings, PART_ROWS)
+    // Nothing stops this one, so it always ends with stats.
+    rebuild_watched(tx, settings, &mut |_, _| true).map(Option::unwrap_or_default)
 }
 
-/// `rebuild_in` with parts of about `part_rows` rows.
+/// `rebuild_in`, telling `watch` how many of the rows it has to go through are done (of
+/// how many); when `watch` answers false the rebuild stops with `None`, and the caller
+/// rolls the transaction back.
+pub(super) fn rebuild_watched(
+    tx: &Transaction<'_>,
+    settings: &Settings,
+    watch: &mut dyn FnMut(u64, u64) -> bool,
+) -> rusqlite::Result<Option<BuildStats>> {
+    rebuild_in_parts(tx, settings, PART_ROWS, watch)
+}
+
+/// `rebuild_watched` with parts of about `part_rows` rows.
 fn rebuild_in_parts(
     tx: &Transaction<'_>,
     settings: &Settings,
     part_rows: u64,
-) -> rusqlite::Result<BuildStats> {
+    watch: &mut dyn FnMut(u64, u64) -> bool,
+) -> rusqlite::Result<Option<BuildStats>> {
     let directory = load_directory(tx)?;
     let keys = raw::texts(tx, "user_keys", "key")?;
     let values = raw::texts(tx, "attr_values", "value")?;
@@ -67,6 +80,7 @@ fn rebuild_in_parts(
         latest_ms = latest_ms.max(moment);
     })?;
     let parts = cut_into_parts(&order, &rows_of, part_rows);
+    let rows_total: u64 = rows_of.iter().map(|&n| u64::from(n)).sum();
 
     tx.execute_batch("DELETE FROM built_chunks; DELETE FROM build_stats;")?;
     let options = BuildOptions::from_settings(settings);
@@ -76,8 +90,20 @@ fn rebuild_in_parts(
     // Each row goes to the part its user is in (reading one part's rows alone), or all
     // rows are read at once when there is only one part.
     let spilled = parts.len() > 1;
+    // Every row is read once more when spilled, and once to build its part.
+    let (mut done, total) = if spilled {
+        (rows_total, 2 * rows_total)
+    } else {
+        (0, rows_total)
+    };
+    if !watch(0, total) {
+        return Ok(None);
+    }
     if spilled {
         spill_into_parts(tx, &rank, &parts)?;
+        if !watch(done, total) {
+            return Ok(None);
+        }
     }
     for (index, part) in parts.iter().enumerate() {
         let mut rows: Vec<UserRows> = part.clone().map(|_| UserRows::default()).collect();
@@ -108,6 +134,13 @@ fn rebuild_in_parts(
         let built = sessions::build(users, &options);
         stats.absorb(&built.stats);
         out.write(tx, &built, &mut dictionary)?;
+        done += part
+            .clone()
+            .map(|r| u64::from(rows_of[order[r] as usize]))
+            .sum::<u64>();
+        if !watch(done, total) {
+            return Ok(None);
+        }
     }
     if spilled {
         tx.execute_batch("DROP TABLE temp.rebuild_parts;")?;
@@ -128,7 +161,7 @@ fn rebuild_in_parts(
         stats.users,
         stats.sessions
     );
-    Ok(stats)
+    Ok(Some(stats))
 }
 
 /// Turns one raw row into what the session builder reads, names resolved.
@@ -643,8 +676,17 @@ mod tests {
         };
         let mut build = |part_rows| {
             let tx = project.begin_write().unwrap();
-            let stats = rebuild_in_parts(&tx, &settings, part_rows).unwrap();
+            let mut steps = Vec::new();
+            let stats = rebuild_in_parts(&tx, &settings, part_rows, &mut |done, total| {
+                steps.push((done, total));
+                true
+            })
+            .unwrap()
+            .unwrap();
             tx.commit().unwrap();
+            // Progress only goes forward and ends at its total.
+            assert!(steps.windows(2).all(|w| w[0].0 <= w[1].0), "{steps:?}");
+            assert_eq!(steps.last().map(|&(d, t)| d == t), Some(true), "{steps:?}");
             (stats, project.load_dataset().unwrap())
         };
         let (one_stats, one) = build(u64::MAX);
@@ -729,6 +771,31 @@ mod tests {
                 user.reinstalls
             ),
             (2, "y", 1)
+        );
+    }
+
+    #[test]
+    fn a_rebuild_stopped_halfway_leaves_the_project_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut project = project(&dir.path().join("p.cohort"));
+        let before = project.load_dataset().unwrap();
+        let settings = Settings {
+            timeout_minutes: 5,
+            ..Settings::default()
+        };
+        let tx = project.begin_write().unwrap();
+        let mut calls = 0;
+        let stopped = rebuild_in_parts(&tx, &settings, 7, &mut |_, _| {
+            calls += 1;
+            calls < 4 // stop after the spill and two parts
+        })
+        .unwrap();
+        assert!(stopped.is_none());
+        drop(tx); // rolled back
+        let after = project.load_dataset().unwrap();
+        assert_eq!(
+            (before.users, before.sessions),
+            (after.users, after.sessions)
         );
     }
 }

@@ -47,6 +47,8 @@ pub enum StoreError {
         path: String,
         cause: rusqlite::Error,
     },
+    #[error("{path}: cancelled; the project is unchanged")]
+    Cancelled { path: String },
     #[error("{path}: {what}")]
     Invalid { path: String, what: String },
     #[error("{path}: the project is read-only (read-only medium or no write permission); it can be viewed but not changed")]
@@ -263,6 +265,16 @@ impl Project {
     /// Saves settings, rebuilding sessions in the same transaction when a setting that
     /// shapes them changed (timeout, excluded events).
     pub fn save_settings(&mut self, settings: &Settings) -> Result<()> {
+        self.save_settings_watched(settings, &mut |_, _| true)
+    }
+
+    /// `save_settings`, telling `watch` how far a rebuild is (rows done, of how many);
+    /// when `watch` answers false, nothing is saved and the result is `Cancelled`.
+    pub fn save_settings_watched(
+        &mut self,
+        settings: &Settings,
+        watch: &mut dyn FnMut(u64, u64) -> bool,
+    ) -> Result<()> {
         let before = self.settings()?;
         let needs_rebuild = before.timeout_minutes != settings.timeout_minutes
             || before.excluded_events != settings.excluded_events;
@@ -270,8 +282,15 @@ impl Project {
         let path = self.path.clone();
         let tx = self.begin_write()?;
         write_settings(&tx, settings).map_err(sqlite(&path))?;
-        if needs_rebuild {
-            rebuild_in(&tx, settings).map_err(sqlite(&path))?;
+        if needs_rebuild
+            && load::rebuild_watched(&tx, settings, watch)
+                .map_err(sqlite(&path))?
+                .is_none()
+        {
+            log::info!("settings of {} not saved: cancelled", path.display());
+            return Err(StoreError::Cancelled {
+                path: path.display().to_string(),
+            });
         }
         tx.commit().map_err(sqlite(&path))?;
         log::info!(
