@@ -779,6 +779,30 @@ fn many_rows(n: usize) -> Vec<u8> {
 }
 
 #[test]
+fn bad_rows_deep_in_a_long_file_are_named_by_their_line() {
+    // Rows are read in batches of about a thousand: these fall in the third and fifth.
+    let mut lines: Vec<String> = (0..5000)
+        .map(|i| format!("g{i},2024-01-{:02} 10:00:00,{}", 1 + i % 28, i % 600))
+        .collect();
+    lines[2999] = "g2999,soon,60".to_owned();
+    lines[4499] = "g4499,2024-01-01 10:00:00,-5".to_owned();
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    check(&Case {
+        file: "long.csv",
+        bytes: csv(&refs),
+        args: &[],
+        // The header is line 1: row 3000 is on line 3001.
+        abort: Expect::Refused(&["line 3001", "bad timestamp"]),
+        skip: Expect::Imported {
+            read: 5000,
+            accepted: 4998,
+            rejected: 2,
+            reasons: &["bad timestamp", "negative duration"],
+        },
+    });
+}
+
+#[test]
 fn truncated_gzip_is_refused_whole() {
     // Cut in the middle of the compressed rows: some rows could be read before the cut,
     // but a file that ends early is refused whole, with skip too.

@@ -49,12 +49,13 @@ fn read_all(path: &Path, len: usize) -> Option<(usize, usize)> {
     let mut source = Source::open(path).ok()?;
     let mut records = 0;
     let mut rejections = 0;
+    let width = source.columns.len();
     while let Some(next) = source.next_record() {
         match next {
             Ok(Ok(record)) => {
                 assert_eq!(
                     record.fields.len(),
-                    source.columns.len(),
+                    width,
                     "a record's width differs from the header's"
                 );
                 assert!(record.line >= 1);

@@ -185,7 +185,7 @@ fn read_preview(file: &std::path::Path, options: &ImportOptions) -> Result<Previ
         match next.map_err(|e| e.to_string())? {
             Ok(record) => {
                 read.push(reader.read(record.line, &record.fields));
-                rows.push((record.line, record.fields));
+                rows.push((record.line, record.fields.clone()));
             }
             Err(rejection) => {
                 rows.push((rejection.line, Vec::new()));

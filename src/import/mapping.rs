@@ -221,31 +221,35 @@ pub fn normalize(column: &str) -> String {
 /// Field to column index.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Mapping {
-    columns: BTreeMap<Field, usize>,
+    /// By `Field` as an index: every row asks for most fields.
+    columns: [Option<usize>; Field::ALL.len()],
 }
 
 impl Mapping {
     pub fn get(&self, field: Field) -> Option<usize> {
-        self.columns.get(&field).copied()
+        self.columns[field as usize]
     }
 
     pub fn has(&self, field: Field) -> bool {
-        self.columns.contains_key(&field)
+        self.columns[field as usize].is_some()
     }
 
     pub fn set(&mut self, field: Field, column: usize) {
-        self.columns.insert(field, column);
+        self.columns[field as usize] = Some(column);
     }
 
     pub fn remove(&mut self, field: Field) {
-        self.columns.remove(&field);
+        self.columns[field as usize] = None;
     }
 
     /// Field name to column name, for the import log.
     pub fn describe(&self, columns: &[String]) -> BTreeMap<String, String> {
-        self.columns
-            .iter()
-            .filter_map(|(field, &i)| Some((field.name().to_owned(), columns.get(i)?.clone())))
+        Field::ALL
+            .into_iter()
+            .filter_map(|field| {
+                let column = columns.get(self.get(field)?)?;
+                Some((field.name().to_owned(), column.clone()))
+            })
             .collect()
     }
 

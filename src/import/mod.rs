@@ -12,6 +12,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 
 use sha2::{Digest, Sha256};
 
@@ -271,6 +272,7 @@ pub fn import_file(
         None => chrono_tz::UTC,
     };
 
+    let started = std::time::Instant::now();
     let (size_bytes, sha256) = fingerprint(path).map_err(|e| read_error(SourceError::Io(e)))?;
     if let Some(previous) = project.import_with_sha(&sha256)? {
         log::info!(
@@ -280,6 +282,10 @@ pub fn import_file(
         return Ok(ImportOutcome::AlreadyImported(previous));
     }
 
+    log::debug!(
+        "{file}: fingerprint in {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
     let (plan, mut source) = plan(path, options)?;
     let mut record = ImportRecord {
         file_name: file.clone(),
@@ -309,50 +315,83 @@ pub fn import_file(
     let mut writer = project.begin_import(&record)?;
     let mut rejected: Vec<Rejection> = Vec::new();
 
-    while let Some(next) = source.next_record() {
-        record.rows_read += 1;
-        let row = next.map_err(read_error).map(|read| {
-            read.and_then(|r| reader.read(r.line, &r.fields).map(|row| (r.line, row)))
-        })?;
-        match row {
-            Ok((line, row)) => {
-                if let Row::Ignored(reason) = &row {
-                    record.rows_ignored += 1;
-                    *record.ignored_by_reason.entry(reason.clone()).or_default() += 1;
-                } else {
-                    write_row(&mut writer, line, &row)?;
-                    record.rows_accepted += 1;
+    // The file is read on its own thread while this one turns records into rows and
+    // writes them, each on a core. Batches go back once used: the reader refills their
+    // records' strings, so no memory crosses threads to be freed.
+    let bytes_read = source.bytes_read_counter();
+    let (batches, read) = mpsc::sync_channel::<Result<Batch, SourceError>>(BATCHES_AHEAD);
+    let (used, returned) = mpsc::channel::<Batch>();
+    let source = &mut source;
+    std::thread::scope(|scope| -> Result<(), ImportError> {
+        std::thread::Builder::new()
+            .name("import-reader".to_owned())
+            .spawn_scoped(scope, move || read_batches(source, &batches, &returned))
+            .map_err(|e| read_error(SourceError::Io(e)))?;
+
+        let mut next_progress = PROGRESS_EVERY;
+        // How long this side waited for the reader: which of the two sets the pace.
+        let mut waited = std::time::Duration::ZERO;
+        let mut asked = std::time::Instant::now();
+        for batch in read {
+            waited += asked.elapsed();
+            let batch = batch.map_err(read_error)?;
+            for read in &batch.records[..batch.len] {
+                record.rows_read += 1;
+                let row = read
+                    .as_ref()
+                    .map_err(Clone::clone)
+                    .and_then(|r| reader.read(r.line, &r.fields).map(|row| (r.line, row)));
+                match row {
+                    Ok((line, row)) => {
+                        if let Row::Ignored(reason) = &row {
+                            record.rows_ignored += 1;
+                            *record.ignored_by_reason.entry(reason.clone()).or_default() += 1;
+                        } else {
+                            write_row(&mut writer, line, &row)?;
+                            record.rows_accepted += 1;
+                        }
+                        reader.recycle(row);
+                    }
+                    Err(rejection) if options.on_bad_rows == OnBadRows::Abort => {
+                        return Err(ImportError::BadRow {
+                            file: file.clone(),
+                            line: rejection.line,
+                            reason: rejection.reason,
+                            detail: rejection.detail,
+                        });
+                    }
+                    Err(rejection) => {
+                        log::debug!(
+                            "{file}, line {}: {}: {}",
+                            rejection.line,
+                            rejection.reason,
+                            rejection.detail
+                        );
+                        rejected.push(rejection);
+                    }
                 }
             }
-            Err(rejection) if options.on_bad_rows == OnBadRows::Abort => {
-                return Err(ImportError::BadRow {
-                    file,
-                    line: rejection.line,
-                    reason: rejection.reason,
-                    detail: rejection.detail,
+            // The reader may have stopped already; then the batch is simply dropped.
+            let _ = used.send(batch);
+            asked = std::time::Instant::now();
+            if record.rows_read >= next_progress {
+                next_progress = record.rows_read + PROGRESS_EVERY;
+                if cancel.load(Ordering::Relaxed) {
+                    return Err(ImportError::Cancelled { file: file.clone() });
+                }
+                progress(Progress {
+                    bytes_read: bytes_read.load(Ordering::Relaxed),
+                    bytes_total: size_bytes,
+                    rows: record.rows_read,
                 });
             }
-            Err(rejection) => {
-                log::debug!(
-                    "{file}, line {}: {}: {}",
-                    rejection.line,
-                    rejection.reason,
-                    rejection.detail
-                );
-                rejected.push(rejection);
-            }
         }
-        if record.rows_read % PROGRESS_EVERY == 0 {
-            if cancel.load(Ordering::Relaxed) {
-                return Err(ImportError::Cancelled { file });
-            }
-            progress(Progress {
-                bytes_read: source.bytes_read(),
-                bytes_total: size_bytes,
-                rows: record.rows_read,
-            });
-        }
-    }
+        log::debug!(
+            "{file}: waited {:.2} s for the reader",
+            waited.as_secs_f64()
+        );
+        Ok(())
+    })?;
 
     if install_as_session {
         record.notes.push(
@@ -390,6 +429,11 @@ pub fn import_file(
     if cancel.load(Ordering::Relaxed) {
         return Err(ImportError::Cancelled { file });
     }
+    log::debug!(
+        "{file}: {} rows read in {:.2} s",
+        record.rows_read,
+        started.elapsed().as_secs_f64()
+    );
     let (id, stats) = writer.finish(&record)?;
     record.id = id;
     progress(Progress {
@@ -405,6 +449,58 @@ pub fn import_file(
         stats.sessions
     );
     Ok(ImportOutcome::Imported { record, stats })
+}
+
+/// Records read one after another; slots past `len` are spare, kept for their buffers.
+#[derive(Default)]
+struct Batch {
+    records: Vec<Result<Record, Rejection>>,
+    len: usize,
+}
+
+/// Records in a batch: enough that handing one over costs little per record.
+const BATCH_RECORDS: usize = 1024;
+
+/// Batches the reader may be ahead of the writer: bounds the memory in flight.
+const BATCHES_AHEAD: usize = 4;
+
+/// The reader's side of `import_file`: reads records in batches until the file ends, it
+/// cannot be read on, or the other side stops taking batches.
+fn read_batches(
+    source: &mut Source,
+    batches: &mpsc::SyncSender<Result<Batch, SourceError>>,
+    returned: &mpsc::Receiver<Batch>,
+) {
+    loop {
+        let mut batch = returned.try_recv().unwrap_or_default();
+        batch.len = 0;
+        while batch.len < BATCH_RECORDS {
+            let next = match source.next_record() {
+                None => break,
+                Some(Ok(next)) => next,
+                Some(Err(broken)) => {
+                    if batch.len > 0 && batches.send(Ok(batch)).is_err() {
+                        return;
+                    }
+                    let _ = batches.send(Err(broken));
+                    return;
+                }
+            };
+            match (batch.records.get_mut(batch.len), next) {
+                (Some(Ok(slot)), Ok(record)) => {
+                    slot.line = record.line;
+                    slot.fields.clone_from(&record.fields);
+                }
+                (Some(slot), next) => *slot = next.cloned(),
+                (None, next) => batch.records.push(next.cloned()),
+            }
+            batch.len += 1;
+        }
+        let last = batch.len < BATCH_RECORDS;
+        if batches.send(Ok(batch)).is_err() || last {
+            return;
+        }
+    }
 }
 
 fn write_row(

@@ -78,7 +78,13 @@ pub struct RowReader {
     rules: Rules,
     /// `1.234,56`: files delimited by `;` write numbers the continental way.
     decimal_comma: bool,
+    /// Strings of rows given back by `recycle`, reused so a row costs no allocation.
+    spare: Vec<String>,
 }
+
+/// How many spare strings `recycle` keeps: more than a batch of rows' worth
+/// (`import::BATCH_ROWS` rows of up to 12 strings each).
+const SPARE_STRINGS: usize = 16 * 1024;
 
 impl RowReader {
     pub fn new(
@@ -100,6 +106,7 @@ impl RowReader {
             columns,
             rules: Rules::default(),
             decimal_comma: false,
+            spare: Vec::new(),
         }
     }
 
@@ -128,6 +135,56 @@ impl RowReader {
         .into_iter()
         .filter_map(|(field, column)| Some((field, column.format()?.describe())))
         .collect()
+    }
+
+    /// Takes back a row's strings once it is written, for the rows still to come.
+    pub fn recycle(&mut self, row: Row) {
+        let mut keep = |text: String| {
+            if self.spare.len() < SPARE_STRINGS {
+                self.spare.push(text);
+            }
+        };
+        let keep_attrs = |row: AttrRow, keep: &mut dyn FnMut(String)| {
+            keep(row.user);
+            let Attributes {
+                channel,
+                campaign,
+                country,
+                platform,
+                app_version,
+            } = row.attrs;
+            for text in [channel, campaign, country, platform, app_version] {
+                keep(text);
+            }
+        };
+        match row {
+            Row::Session(session, attrs) => {
+                keep(session.user);
+                if let Some(attrs) = attrs {
+                    keep_attrs(attrs, &mut keep);
+                }
+            }
+            Row::Event(event, attrs) => {
+                keep(event.user);
+                if let Some(attrs) = attrs {
+                    keep_attrs(attrs, &mut keep);
+                }
+            }
+            Row::Install(attrs) => keep_attrs(attrs, &mut keep),
+            _ => {}
+        }
+    }
+
+    /// A copy of `text` in a spare string when there is one.
+    fn owned(&mut self, text: &str) -> String {
+        match self.spare.pop() {
+            Some(mut spare) => {
+                spare.clear();
+                spare.push_str(text);
+                spare
+            }
+            None => text.to_owned(),
+        }
     }
 
     pub fn read(&mut self, line: u64, fields: &[String]) -> Result<Row, Rejection> {
@@ -258,7 +315,7 @@ impl RowReader {
 
     /// The user id; presets with a second id column use it where the first is empty or
     /// all zeros (an advertising id the user withheld).
-    fn user(&self, fields: &[String]) -> String {
+    fn user(&mut self, fields: &[String]) -> String {
         let first = self.text(fields, Field::UserId);
         let withheld = first.chars().all(|c| c == '0' || c == '-');
         match self.rules.user_fallback.and_then(|i| fields.get(i)) {
@@ -266,7 +323,7 @@ impl RowReader {
             _ if withheld && !first.is_empty() && self.rules.user_fallback.is_some() => {
                 String::new()
             }
-            _ => first.to_owned(),
+            _ => self.owned(first),
         }
     }
 
@@ -293,17 +350,20 @@ impl RowReader {
     /// An install row when the row carries an install time; otherwise a plain attribute
     /// row when it carries any attribute.
     fn attr_row(
-        &self,
+        &mut self,
         user: &str,
         install_ms: Option<i64>,
         row_time_ms: i64,
         attrs: Attributes,
     ) -> Option<AttrRow> {
         match install_ms {
-            Some(time_ms) => Some(self.install_row(user.to_owned(), time_ms, attrs)),
+            Some(time_ms) => {
+                let user = self.owned(user);
+                Some(self.install_row(user, time_ms, attrs))
+            }
             None if attrs.is_empty() => None,
             None => Some(AttrRow {
-                user: user.to_owned(),
+                user: self.owned(user),
                 time_ms: row_time_ms,
                 is_install: false,
                 adds_session: false,
@@ -314,7 +374,7 @@ impl RowReader {
 
     /// Adjust's cost columns on an activity row, as a spend row dated in the file's zone.
     fn cost(
-        &self,
+        &mut self,
         fields: &[String],
         time_ms: i64,
     ) -> Result<Option<SpendRow>, (&'static str, String)> {
@@ -454,14 +514,21 @@ impl RowReader {
         Ok(Some(start_ms.saturating_add(millis)))
     }
 
-    fn attributes(&self, fields: &[String]) -> Attributes {
-        let get = |field| self.text(fields, field).to_owned();
+    fn attributes(&mut self, fields: &[String]) -> Attributes {
+        let [channel, campaign, country, platform, app_version] = [
+            Field::Channel,
+            Field::Campaign,
+            Field::Country,
+            Field::Platform,
+            Field::AppVersion,
+        ]
+        .map(|field| self.text(fields, field));
         let mut attrs = Attributes {
-            channel: get(Field::Channel),
-            campaign: get(Field::Campaign),
-            country: get(Field::Country),
-            platform: get(Field::Platform),
-            app_version: get(Field::AppVersion),
+            channel: self.owned(channel),
+            campaign: self.owned(campaign),
+            country: self.owned(country),
+            platform: self.owned(platform),
+            app_version: self.owned(app_version),
         };
         // Adjust: `Network::Campaign::Adgroup::Creative` where the columns are missing.
         if let Some(tracker) = self.rules.tracker.and_then(|i| fields.get(i)) {
@@ -706,5 +773,37 @@ mod tests {
                 .reason,
             "bad date"
         );
+    }
+
+    #[test]
+    fn recycled_rows_do_not_leak_into_the_next() {
+        let columns = [
+            "user_id",
+            "install_time",
+            "session_start",
+            "channel",
+            "country",
+        ];
+        let rows = [
+            [
+                "a",
+                "2024-01-01 10:00:00",
+                "2024-01-01 10:05:00",
+                "facebook",
+                "DE",
+            ],
+            ["bb", "2024-01-02 10:00:00", "2024-01-02 11:00:00", "", "FR"],
+            ["c", "", "2024-01-03 09:00:00", "g", ""],
+        ];
+        let mut fresh = reader(FileKind::Sessions, &columns, DurationUnit::Seconds);
+        let mut reusing = reader(FileKind::Sessions, &columns, DurationUnit::Seconds);
+        for (line, values) in (2..).zip(&rows) {
+            let expected = fresh.read(line, &fields(values));
+            let got = reusing.read(line, &fields(values));
+            assert_eq!(got, expected);
+            // The next row is read into this row's strings.
+            reusing.recycle(got.unwrap());
+        }
+        assert!(!reusing.spare.is_empty());
     }
 }

@@ -66,6 +66,8 @@ pub struct Source {
     pub format: Format,
     pub compressed: bool,
     records: Records,
+    /// The record last read; its fields' buffers are reused for the next one.
+    current: Record,
     /// Bytes of the file on disk read so far, for progress.
     bytes_read: Arc<AtomicU64>,
 }
@@ -136,8 +138,17 @@ impl Source {
             format,
             compressed,
             records,
+            current: Record {
+                line: 0,
+                fields: Vec::new(),
+            },
             bytes_read,
         })
+    }
+
+    /// The count behind `bytes_read`, for a thread that watches another read.
+    pub fn bytes_read_counter(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.bytes_read)
     }
 
     pub fn bytes_read(&self) -> u64 {
@@ -145,8 +156,10 @@ impl Source {
     }
 
     /// The next record; a row that cannot be read is a rejection, the end is `None`.
-    pub fn next_record(&mut self) -> Option<Result<Result<Record, Rejection>, SourceError>> {
+    /// The record is lent until the next call, which reuses its buffers.
+    pub fn next_record(&mut self) -> Option<Result<Result<&Record, Rejection>, SourceError>> {
         let width = self.columns.len();
+        let current = &mut self.current;
         match &mut self.records {
             Records::Csv {
                 reader,
@@ -156,7 +169,9 @@ impl Source {
                 Ok(false) => None,
                 Ok(true) => {
                     let line = record.position().map_or(0, csv::Position::line) + *line_offset;
-                    Some(Ok(csv_fields(record, line, width)))
+                    Some(Ok(
+                        csv_fields(record, line, width, current).map(|()| &*current)
+                    ))
                 }
                 Err(e) if e.is_io_error() => Some(Err(SourceError::Broken {
                     last_line: reader.position().line().saturating_sub(1) + *line_offset,
@@ -179,7 +194,10 @@ impl Source {
                     },
                 };
                 Some(Ok(parsed
-                    .map(|pairs| json_fields(&self.columns, pairs, number))
+                    .map(|pairs| {
+                        *current = json_fields(&self.columns, pairs, number);
+                        &*current
+                    })
                     .map_err(|detail| Rejection {
                         line: number,
                         reason: "invalid JSON".to_owned(),
@@ -296,7 +314,13 @@ fn open_csv(
     ))
 }
 
-fn csv_fields(record: &csv::ByteRecord, line: u64, width: usize) -> Result<Record, Rejection> {
+/// Copies a CSV record's fields into `into`, reusing its strings' buffers.
+fn csv_fields(
+    record: &csv::ByteRecord,
+    line: u64,
+    width: usize,
+    into: &mut Record,
+) -> Result<(), Rejection> {
     if record.len() != width {
         return Err(Rejection {
             line,
@@ -304,21 +328,21 @@ fn csv_fields(record: &csv::ByteRecord, line: u64, width: usize) -> Result<Recor
             detail: format!("expected {width} fields, found {}", record.len()),
         });
     }
-    let fields = record
-        .iter()
-        .enumerate()
-        .map(|(i, raw)| {
-            String::from_utf8(raw.to_vec()).map_err(|_| Rejection {
-                line,
-                reason: "invalid UTF-8".to_owned(),
-                detail: format!(
-                    "field {} is not UTF-8 text (is the file in another encoding?)",
-                    i + 1
-                ),
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Record { line, fields })
+    into.line = line;
+    into.fields.resize_with(width, String::new);
+    for (i, (raw, field)) in record.iter().zip(&mut into.fields).enumerate() {
+        let text = std::str::from_utf8(raw).map_err(|_| Rejection {
+            line,
+            reason: "invalid UTF-8".to_owned(),
+            detail: format!(
+                "field {} is not UTF-8 text (is the file in another encoding?)",
+                i + 1
+            ),
+        })?;
+        field.clear();
+        field.push_str(text);
+    }
+    Ok(())
 }
 
 fn open_json(reader: Box<dyn BufRead + Send>) -> Result<(Vec<String>, Records), SourceError> {
@@ -428,7 +452,7 @@ mod tests {
     }
 
     fn all(source: &mut Source) -> Vec<Result<Record, Rejection>> {
-        std::iter::from_fn(|| source.next_record().map(Result::unwrap)).collect()
+        std::iter::from_fn(|| source.next_record().map(|r| r.unwrap().cloned())).collect()
     }
 
     #[test]

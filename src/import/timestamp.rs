@@ -198,6 +198,9 @@ fn utc_suffix_to_offset(value: &str) -> String {
 #[derive(Clone, Debug, Default)]
 pub struct TimeColumn {
     format: Option<TimeFormat>,
+    /// The last value read and its result: exports repeat a user's install time on
+    /// every row of theirs, one after another.
+    last: Option<(String, Tz, i64)>,
 }
 
 impl TimeColumn {
@@ -207,6 +210,20 @@ impl TimeColumn {
 
     /// The value as UTC milliseconds, or the reason and detail of why it cannot be read.
     pub fn read(&mut self, value: &str, tz: Tz) -> Result<i64, (&'static str, String)> {
+        if let Some((text, last_tz, ms)) = &self.last {
+            if text == value && *last_tz == tz {
+                return Ok(*ms);
+            }
+        }
+        let ms = self.parse(value, tz)?;
+        let last = self.last.get_or_insert_with(|| (String::new(), tz, ms));
+        last.0.clear();
+        last.0.push_str(value);
+        (last.1, last.2) = (tz, ms);
+        Ok(ms)
+    }
+
+    fn parse(&mut self, value: &str, tz: Tz) -> Result<i64, (&'static str, String)> {
         // Only a rejection spells the value out.
         let shown = || crate::import::shorten(value);
         let format = match self.format {
@@ -318,6 +335,25 @@ mod tests {
         let mut column = TimeColumn::default();
         let ms = column.read("2024-07-01 12:00:00", chrono_tz::America::New_York);
         assert_eq!(ms.map(format_utc), Ok("2024-07-01T16:00:00Z".to_owned()));
+    }
+
+    #[test]
+    fn a_repeated_value_reads_the_same_and_a_new_zone_reads_anew() {
+        let mut column = TimeColumn::default();
+        let new_york = chrono_tz::America::New_York;
+        let first = column.read("2024-07-01 12:00:00", new_york);
+        assert_eq!(column.read("2024-07-01 12:00:00", new_york), first);
+        // Same text in another zone: four hours apart, not the remembered value.
+        let utc = column
+            .read("2024-07-01 12:00:00", chrono_tz::UTC)
+            .map(format_utc);
+        assert_eq!(utc, Ok("2024-07-01T12:00:00Z".to_owned()));
+        // A bad value after a good one is still refused, and the good one still reads.
+        assert!(column.read("2024-07-01 12:00:00x", chrono_tz::UTC).is_err());
+        let again = column
+            .read("2024-07-01 12:00:00", chrono_tz::UTC)
+            .map(format_utc);
+        assert_eq!(again, Ok("2024-07-01T12:00:00Z".to_owned()));
     }
 
     #[test]

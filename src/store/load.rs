@@ -48,6 +48,7 @@ fn rebuild_in_parts(
     part_rows: u64,
     watch: &mut dyn FnMut(u64, u64) -> bool,
 ) -> rusqlite::Result<Option<BuildStats>> {
+    let started = std::time::Instant::now();
     let directory = load_directory(tx)?;
     let keys = raw::texts(tx, "user_keys", "key")?;
     let values = raw::texts(tx, "attr_values", "value")?;
@@ -99,8 +100,17 @@ fn rebuild_in_parts(
     if !watch(0, total) {
         return Ok(None);
     }
+    log::debug!(
+        "rebuild: {rows_total} rows in {} parts, counted in {:.2} s",
+        parts.len(),
+        started.elapsed().as_secs_f64()
+    );
     if spilled {
         spill_into_parts(tx, &rank, &parts)?;
+        log::debug!(
+            "rebuild: spilled in {:.2} s",
+            started.elapsed().as_secs_f64()
+        );
         if !watch(done, total) {
             return Ok(None);
         }
@@ -157,9 +167,10 @@ fn rebuild_in_parts(
         put.execute(params![LATEST_MS_KEY, latest])?;
     }
     log::debug!(
-        "rebuilt {} users and {} sessions",
+        "rebuilt {} users and {} sessions in {:.2} s",
         stats.users,
-        stats.sessions
+        stats.sessions,
+        started.elapsed().as_secs_f64()
     );
     Ok(Some(stats))
 }

@@ -26,6 +26,8 @@ pub struct Dictionary {
     /// Fx, not SipHash: an import looks up every row's user and attributes here.
     ids: FxHashMap<String, u32>,
     next: u32,
+    /// The text asked for last and its number: a user's rows come one after another.
+    last: Option<(String, u32)>,
 }
 
 impl Dictionary {
@@ -57,11 +59,30 @@ impl Dictionary {
             column,
             ids,
             next,
+            last: None,
         })
     }
 
     /// The number of a text, adding it to the table the first time.
     pub fn id(&mut self, conn: &Connection, text: &str) -> rusqlite::Result<u32> {
+        match &mut self.last {
+            Some((last, id)) if last == text => return Ok(*id),
+            Some((last, id)) => {
+                if let Some(&known) = self.ids.get(text) {
+                    last.clear();
+                    last.push_str(text);
+                    *id = known;
+                    return Ok(known);
+                }
+            }
+            None => {}
+        }
+        let id = self.id_uncached(conn, text)?;
+        self.last = Some((text.to_owned(), id));
+        Ok(id)
+    }
+
+    fn id_uncached(&mut self, conn: &Connection, text: &str) -> rusqlite::Result<u32> {
         if let Some(&id) = self.ids.get(text) {
             return Ok(id);
         }
@@ -100,6 +121,9 @@ pub fn texts(conn: &Connection, table: &str, column: &str) -> rusqlite::Result<V
     Ok(texts)
 }
 
+/// A kept user row: user, flags, attributes and (install rows only) time.
+type KeptKey = (u32, u8, [u32; 5], Option<i64>);
+
 /// Writes the rows of one import as chunks.
 pub struct RawWriter {
     import_id: i64,
@@ -109,7 +133,11 @@ pub struct RawWriter {
     buffers: [Encoder; 3],
     /// The user rows this import kept: by user, flags, attributes and (install rows only)
     /// time, with the earliest time kept.
-    kept: FxHashMap<(u32, u8, [u32; 5], Option<i64>), i64>,
+    kept: FxHashMap<KeptKey, i64>,
+    /// The key last kept and its time, so a repeated row needs no hashing.
+    last_kept: Option<(KeptKey, i64)>,
+    /// Each attribute's last text and number: a user's rows repeat their attributes.
+    recent_attrs: [Option<(String, u32)>; 5],
 }
 
 impl RawWriter {
@@ -120,6 +148,8 @@ impl RawWriter {
             values: Dictionary::attr_values(conn)?,
             buffers: Default::default(),
             kept: FxHashMap::default(),
+            last_kept: None,
+            recent_attrs: Default::default(),
         })
     }
 
@@ -161,19 +191,35 @@ impl RawWriter {
         let user = self.keys.id(conn, &row.user)?;
         let a = &row.attrs;
         let mut attrs = [0u32; 5];
-        for (slot, text) in attrs.iter_mut().zip([
+        let texts = [
             &a.channel,
             &a.campaign,
             &a.country,
             &a.platform,
             &a.app_version,
-        ]) {
-            *slot = self.values.id(conn, text)?;
+        ];
+        for ((slot, recent), text) in attrs.iter_mut().zip(&mut self.recent_attrs).zip(texts) {
+            *slot = match recent {
+                Some((last, id)) if last == text => *id,
+                _ => {
+                    let id = self.values.id(conn, text)?;
+                    *recent = Some((text.clone(), id));
+                    id
+                }
+            };
         }
         let flags = u8::from(row.is_install) | (u8::from(row.adds_session) << 1);
         let when = row.is_install.then_some(row.time_ms);
-        match self.kept.entry((user, flags, attrs, when)) {
-            Entry::Occupied(kept) if *kept.get() <= row.time_ms => return Ok(()),
+        let key = (user, flags, attrs, when);
+        // Most rows repeat the row before them, which is kept already.
+        if matches!(&self.last_kept, Some((last, time)) if *last == key && *time <= row.time_ms) {
+            return Ok(());
+        }
+        match self.kept.entry(key) {
+            Entry::Occupied(kept) if *kept.get() <= row.time_ms => {
+                self.last_kept = Some((key, *kept.get()));
+                return Ok(());
+            }
             Entry::Occupied(mut kept) => {
                 kept.insert(row.time_ms);
             }
@@ -181,6 +227,7 @@ impl RawWriter {
                 slot.insert(row.time_ms);
             }
         }
+        self.last_kept = Some((key, row.time_ms));
         let row = RawRow::User {
             time_ms: row.time_ms,
             is_install: row.is_install,
