@@ -840,6 +840,29 @@ fn time_between_bins_have_inclusive_lower_bounds() {
     assert_eq!(h.total(), 6); // every session after the first
 }
 
+/// The overview's one pass gives what `report` and `distributions` give apart.
+fn assert_overview_is_report_and_distributions(prepared: &Prepared<'_>, filter: &Filter) {
+    let request = ReportRequest {
+        days: vec![0, 1, 7, 30],
+        filter: filter.clone(),
+        ..ReportRequest::default()
+    };
+    let (one_pass, histograms) = metrics::report_with_distributions(prepared, &request);
+    assert_eq!(one_pass, report(prepared, &request));
+    assert_eq!(histograms, distributions(prepared, filter));
+}
+
+#[test]
+fn overview_in_one_pass_counts_the_bins_at_their_bounds() {
+    let ds = boundary_dataset();
+    let prepared = Prepared::new(&ds);
+    assert_overview_is_report_and_distributions(&prepared, &Filter::default());
+    let (_, d) = metrics::report_with_distributions(&prepared, &ReportRequest::default());
+    assert_eq!(d.session_length.counts, [2, 2, 0, 0, 0, 0, 1, 1]);
+    assert_eq!(d.time_between_sessions.counts, [1, 2, 1, 0, 1, 0, 1]);
+    assert_eq!(d.sessions_per_user.counts, [0, 0, 0, 0, 0, 1, 0, 0, 0]);
+}
+
 #[test]
 fn sessions_per_user_bins_include_users_without_sessions() {
     // Sessions of unknown length, one minute apart from the install. u1 also has a
@@ -889,6 +912,9 @@ fn sessions_per_user_bins_include_users_without_sessions() {
     // The filter applies: channel "none" matches no user, so every bin is empty.
     let d = distributions(&Prepared::new(&ds), &channel("none"));
     assert_eq!(d.sessions_per_user.total(), 0);
+    let prepared = Prepared::new(&ds);
+    assert_overview_is_report_and_distributions(&prepared, &Filter::default());
+    assert_overview_is_report_and_distributions(&prepared, &channel("none"));
 }
 
 // ---------------------------------------------------------------------------
@@ -1380,6 +1406,20 @@ fn quantiles_of_a_large_group_equal_those_of_all_values_sorted() {
     assert_eq!(by_channel.groups[0].name, "big");
     assert_eq!(figures(&by_channel.groups[0]), expect(Some("big")));
     assert_eq!(figures(&by_channel.groups[1]), expect(Some("small")));
+
+    // The overview counts its histograms from the same buckets: a third of the lengths
+    // are exactly 60 s, the last value of bin "31-60 s".
+    assert_overview_is_report_and_distributions(&prepared, &Filter::default());
+    assert_overview_is_report_and_distributions(&prepared, &channel("small"));
+    let (_, d) = metrics::report_with_distributions(&prepared, &ReportRequest::default());
+    let lengths: Vec<i64> = ds.sessions.iter().filter_map(|s| s.length_ms()).collect();
+    let between =
+        |low: i64, high: i64| lengths.iter().filter(|&&l| low < l && l <= high).count() as u64;
+    assert_eq!(d.session_length.counts[0], between(-1, 10 * SEC));
+    assert_eq!(d.session_length.counts[2], between(30 * SEC, 60 * SEC));
+    assert_eq!(d.session_length.counts[7], between(3_600 * SEC, i64::MAX));
+    assert_eq!(d.session_length.total(), lengths.len() as u64);
+    assert_eq!(d.sessions_per_user.counts[4], 40_000); // every user: 4 sessions
 }
 
 /// The split Sessions view: one set of histograms per channel, largest first.

@@ -217,8 +217,8 @@ fn load(path: &Path, loaded_project: &mut Option<Prepared<'static>>) -> Response
 pub fn answer(prepared: &Prepared<'_>, query: &Query) -> ViewResult {
     let filter = &query.filter;
     match &query.view {
-        ViewQuery::Overview => ViewResult::Overview {
-            all: metrics::report(
+        ViewQuery::Overview => {
+            let (all, distributions) = metrics::report_with_distributions(
                 prepared,
                 &ReportRequest {
                     by: GroupBy::None,
@@ -226,9 +226,9 @@ pub fn answer(prepared: &Prepared<'_>, query: &Query) -> ViewResult {
                     filter: filter.clone(),
                     ..ReportRequest::default()
                 },
-            ),
-            distributions: metrics::distributions(prepared, filter),
-        },
+            );
+            ViewResult::Overview { all, distributions }
+        }
         ViewQuery::Cohorts {
             grain,
             metric,

@@ -2,7 +2,7 @@
 //! sessions, and sessions per user D7 against the median campaign, with a plain flag.
 
 use super::groups::by_id;
-use super::sweep::{compute_groups, GroupSpec, Membership};
+use super::sweep::{compute_groups, GroupSpec, Measure, Membership};
 use super::{quantile_f64, ratio, Filter, Prepared};
 
 /// Sessions shorter than this are "very short".
@@ -78,11 +78,12 @@ pub fn campaign_quality(
         users: &users,
         group_of: &group_of,
     };
-    let groups = compute_groups(prepared, &members, specs, &[1, 7], false);
+    let groups = compute_groups(prepared, &members, specs, &[1, 7], Measure::Days);
     let channels = &prepared.facts.channels;
 
     let mut rows: Vec<CampaignQuality> = groups
         .into_iter()
+        .map(|computed| (computed.metrics, computed.quality))
         .zip(ids)
         .filter(|((group, _), _)| group.installs >= min_installs)
         .map(|((group, counts), id)| {

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 use crate::model::BuildStats;
 
 use super::groups::{by_id, GroupBy};
+use super::spread::Spread;
 use super::sweep::{on_parts, Membership};
 use super::{Filter, Prepared};
 
@@ -42,6 +43,20 @@ const TIME_BETWEEN_UPPER_MS: [i64; 6] = [
     720 * HOUR_MS,
 ];
 const HOUR_MS: i64 = 3_600_000;
+
+/// Each length bin's last value: counts at most these split the lengths into the bins.
+pub(super) const LENGTH_CUTS_MS: [i64; 7] = SESSION_LENGTH_UPPER_MS;
+
+/// Each gap bin's last value (its upper bound is exclusive; gaps are whole milliseconds).
+pub(super) const GAP_CUTS_MS: [i64; 6] = {
+    let mut cuts = TIME_BETWEEN_UPPER_MS;
+    let mut i = 0;
+    while i < cuts.len() {
+        cuts[i] -= 1;
+        i += 1;
+    }
+    cuts
+};
 
 /// Sessions per user bins (sessions at or after the install, any day).
 pub const SESSIONS_PER_USER_BINS: [&str; 9] = [
@@ -174,15 +189,20 @@ impl Distributions {
             sessions_per_user: Histogram::new(&SESSIONS_PER_USER_BINS),
         }
     }
+    /// The histograms from a group's lengths and gaps, planned and gathered with the
+    /// cuts above, and its users counted by `sessions_per_user_bin`.
+    pub(super) fn from_spreads(lengths: &Spread, gaps: &Spread, per_user: &[u64]) -> Self {
+        let mut out = Self::empty();
+        fill_between_cuts(&mut out.session_length, lengths, &LENGTH_CUTS_MS);
+        fill_between_cuts(&mut out.time_between_sessions, gaps, &GAP_CUTS_MS);
+        out.sessions_per_user.counts.copy_from_slice(per_user);
+        out
+    }
+
     /// Adds one user and their sessions.
     fn add_user(&mut self, prepared: &Prepared<'_>, u: usize) {
         let range = prepared.facts.users[u].sessions.clone();
-        let count = range.len() as u64;
-        let bin = SESSIONS_PER_USER_UPPER
-            .iter()
-            .position(|&upper| count <= upper)
-            .unwrap_or(SESSIONS_PER_USER_UPPER.len());
-        self.sessions_per_user.counts[bin] += 1;
+        self.sessions_per_user.counts[sessions_per_user_bin(range.len())] += 1;
 
         for i in range {
             if let Some(length) = prepared.length(i) {
@@ -201,6 +221,28 @@ impl Distributions {
                 self.time_between_sessions.counts[bin] += 1;
             }
         }
+    }
+}
+
+/// The sessions-per-user bin of a user with `count` sessions.
+pub(super) fn sessions_per_user_bin(count: usize) -> usize {
+    SESSIONS_PER_USER_UPPER
+        .iter()
+        .position(|&upper| count as u64 <= upper)
+        .unwrap_or(SESSIONS_PER_USER_UPPER.len())
+}
+
+/// Bin i holds the values after cut i-1 up to cut i; the last bin, the values after
+/// the last cut.
+fn fill_between_cuts(histogram: &mut Histogram, spread: &Spread, cuts: &[i64]) {
+    let mut before = 0;
+    for (count, &cut) in histogram.counts.iter_mut().zip(cuts) {
+        let through = spread.at_most(cut);
+        *count = through - before;
+        before = through;
+    }
+    if let Some(last) = histogram.counts.get_mut(cuts.len()) {
+        *last = spread.len() - before;
     }
 }
 

@@ -7,7 +7,8 @@ use chrono::NaiveDate;
 
 use crate::model::Grain;
 
-use super::sweep::{compute_groups, GroupSpec, Membership, SessionCounts};
+use super::distributions::Distributions;
+use super::sweep::{compute_groups, Computed, GroupSpec, Measure, Membership};
 use super::{period_label, period_start, Filter, Prepared, UserFacts};
 
 /// What the users are grouped by.
@@ -114,6 +115,39 @@ pub struct Report {
     pub groups: Vec<GroupMetrics>,
 }
 
+/// The report of all filtered users (`by` is ignored) and their distributions, from
+/// one pass over their sessions: the overview. Equal to `report` and `distributions`.
+pub fn report_with_distributions(
+    prepared: &Prepared<'_>,
+    request: &ReportRequest,
+) -> (Report, Distributions) {
+    let users = prepared.filtered_users(&request.filter);
+    let spec = GroupSpec {
+        name: "all".to_owned(),
+        spend_rows: prepared.filtered_spend(&request.filter),
+    };
+    let group_of = vec![0; users.len()];
+    let members = Membership {
+        users: &users,
+        group_of: &group_of,
+    };
+    let measure = Measure::QuantilesAndBins;
+    match compute_groups(prepared, &members, vec![spec], &request.days, measure).pop() {
+        Some(Computed {
+            metrics,
+            distributions: Some(distributions),
+            ..
+        }) => (
+            Report {
+                groups: vec![metrics],
+            },
+            distributions,
+        ),
+        // One group in, one group with its histograms out.
+        _ => (Report::default(), Distributions::default()),
+    }
+}
+
 /// Groups the filtered users and computes every metric of each group.
 pub fn report(prepared: &Prepared<'_>, request: &ReportRequest) -> Report {
     let users = prepared.filtered_users(&request.filter);
@@ -132,7 +166,7 @@ pub fn report(prepared: &Prepared<'_>, request: &ReportRequest) -> Report {
             users: &users,
             group_of: &group_of,
         };
-        compute_groups(prepared, &members, specs, &request.days, true)
+        compute_groups(prepared, &members, specs, &request.days, Measure::Quantiles)
     };
 
     let mut groups: Vec<GroupMetrics> = match request.by {
@@ -232,8 +266,11 @@ pub fn report(prepared: &Prepared<'_>, request: &ReportRequest) -> Report {
     Report { groups }
 }
 
-fn only_metrics(groups: Vec<(GroupMetrics, SessionCounts)>) -> Vec<GroupMetrics> {
-    groups.into_iter().map(|(metrics, _)| metrics).collect()
+fn only_metrics(groups: Vec<Computed>) -> Vec<GroupMetrics> {
+    groups
+        .into_iter()
+        .map(|computed| computed.metrics)
+        .collect()
 }
 
 /// The ids that have users, in the order `order` lists them, and the place of each user's

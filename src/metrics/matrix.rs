@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use crate::model::Grain;
 
 use super::groups::{by_period, DayMetrics};
-use super::sweep::{compute_groups, GroupSpec, Membership};
+use super::sweep::{compute_groups, GroupSpec, Measure, Membership};
 use super::{period_label, period_start, Filter, Prepared};
 
 /// The value shown in each cell.
@@ -110,12 +110,13 @@ pub fn cohort_matrix(
         users: &users,
         group_of: &group_of,
     };
-    let groups = compute_groups(prepared, &members, specs, &days, false);
+    let groups = compute_groups(prepared, &members, specs, &days, Measure::Days);
 
     let rows: Vec<CohortRow> = groups
         .into_iter()
         .zip(starts)
-        .map(|((group, _), start)| CohortRow {
+        .map(|(computed, start)| (computed.metrics, start))
+        .map(|(group, start)| CohortRow {
             start: Some(start),
             installs: group.installs,
             cells: group

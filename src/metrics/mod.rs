@@ -27,7 +27,9 @@ pub use campaign_qa::{campaign_quality, wilson_interval, CampaignQuality, Campai
 pub use distributions::{
     distributions, distributions_by, quality, Distributions, Histogram, QualityReport,
 };
-pub use groups::{report, DayMetrics, GroupBy, GroupMetrics, Report, ReportRequest};
+pub use groups::{
+    report, report_with_distributions, DayMetrics, GroupBy, GroupMetrics, Report, ReportRequest,
+};
 pub use matrix::{cohort_matrix, CohortRow, Matrix, MatrixCell, MatrixMetric};
 
 /// Channel name for users and spend rows without one (SPEC section 6).

@@ -5,6 +5,7 @@
 //! keeps a 10-million-session project inside the memory bandwidth of a laptop. The users
 //! are split among the processor's cores, and each part's sums are added up at the end.
 
+use super::distributions::{self, Distributions};
 use super::groups::{DayMetrics, GroupMetrics};
 use super::spread::Spread;
 use super::{ratio, Prepared};
@@ -23,6 +24,25 @@ pub(super) struct SessionCounts {
     pub one_session_users: u64,
     pub short_sessions: u64,
     pub known_lengths: u64,
+}
+
+/// What a pass measures beside the day-N counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Measure {
+    /// Day-N counts only (the cohort matrix, the Quality view).
+    Days,
+    /// And the length and gap quantiles (a report).
+    Quantiles,
+    /// And the histograms of the Sessions view (the overview: one pass for both).
+    QuantilesAndBins,
+}
+
+/// One group's results.
+pub(super) struct Computed {
+    pub metrics: GroupMetrics,
+    pub quality: SessionCounts,
+    /// With `Measure::QuantilesAndBins` only.
+    pub distributions: Option<Distributions>,
 }
 
 /// Users and the group each belongs to, in ascending user order.
@@ -66,15 +86,16 @@ pub(super) fn on_parts<T: Send>(
     super::in_parallel(parts.len(), |index| work(parts[index]))
 }
 
-/// Computes every group at once. Without `spread`, the length and gap quantiles are left
-/// out (the cohort matrix and the Quality view need none).
+/// Computes every group at once, measuring what `measure` asks for.
 pub(super) fn compute_groups(
     prepared: &Prepared<'_>,
     members: &Membership<'_>,
     groups: Vec<GroupSpec>,
     days: &[u32],
-    spread: bool,
-) -> Vec<(GroupMetrics, SessionCounts)> {
+    measure: Measure,
+) -> Vec<Computed> {
+    let spread = measure != Measure::Days;
+    let bins = measure == Measure::QuantilesAndBins;
     let max_day = days.iter().copied().max().unwrap_or(0) as usize;
     let parts = members.parts();
 
@@ -88,7 +109,7 @@ pub(super) fn compute_groups(
     let mut sums = on_parts(&parts, |part| {
         let mut sums: Vec<Sums> = expected
             .iter()
-            .map(|&e| Sums::new(max_day, spread, e))
+            .map(|&e| Sums::new(max_day, spread, bins, e))
             .collect();
         let mut active_day = vec![false; max_day + 1];
         for (u, g) in part.pairs() {
@@ -107,8 +128,14 @@ pub(super) fn compute_groups(
 
     // Large groups count values in buckets; a second pass fetches the few they need.
     let mut second_pass = false;
+    let (length_cuts, gap_cuts): (&[i64], &[i64]) = if bins {
+        (&distributions::LENGTH_CUTS_MS, &distributions::GAP_CUTS_MS)
+    } else {
+        (&[], &[])
+    };
     for group in &mut sums {
-        group.gather = spread && (group.lengths.plan(&[0.5, 0.9]) | group.gaps.plan(&[0.5]));
+        group.gather = spread
+            && (group.lengths.plan(&[0.5, 0.9], length_cuts) | group.gaps.plan(&[0.5], gap_cuts));
         second_pass |= group.gather;
     }
     if second_pass {
@@ -161,12 +188,14 @@ struct Sums {
     gaps: Spread,
     length_sum: i64,
     spread: bool,
+    /// Users by their sessions-per-user bin, when the histograms are asked for.
+    per_user: Option<Vec<u64>>,
     gather: bool,
     quality: SessionCounts,
 }
 
 impl Sums {
-    fn new(max_day: usize, spread: bool, expected: usize) -> Self {
+    fn new(max_day: usize, spread: bool, bins: bool, expected: usize) -> Self {
         Self {
             installs: 0,
             sessions: 0,
@@ -175,6 +204,7 @@ impl Sums {
             gaps: Spread::with_expected(expected),
             length_sum: 0,
             spread,
+            per_user: bins.then(|| vec![0; distributions::SESSIONS_PER_USER_BINS.len()]),
             gather: false,
             quality: SessionCounts::default(),
         }
@@ -192,6 +222,9 @@ impl Sums {
         self.installs += 1;
         self.sessions += sessions.len() as u64;
         self.quality.one_session_users += u64::from(sessions.len() <= 1);
+        if let Some(per_user) = &mut self.per_user {
+            per_user[distributions::sessions_per_user_bin(sessions.len())] += 1;
+        }
 
         // The largest N this user counts for, capped at the last requested day.
         let mature = usize::try_from(facts.max_mature_day)
@@ -261,6 +294,9 @@ impl Sums {
         self.lengths.absorb(other.lengths);
         self.gaps.absorb(other.gaps);
         self.length_sum += other.length_sum;
+        if let (Some(mine), Some(theirs)) = (&mut self.per_user, other.per_user) {
+            mine.iter_mut().zip(theirs).for_each(|(a, b)| *a += b);
+        }
         self.quality.one_session_users += other.quality.one_session_users;
         self.quality.short_sessions += other.quality.short_sessions;
         self.quality.known_lengths += other.quality.known_lengths;
@@ -272,7 +308,11 @@ impl Sums {
         spec: GroupSpec,
         days: &[u32],
         max_day: usize,
-    ) -> (GroupMetrics, SessionCounts) {
+    ) -> Computed {
+        let distributions = self
+            .per_user
+            .as_deref()
+            .map(|per_user| Distributions::from_spreads(&self.lengths, &self.gaps, per_user));
         let counts = &mut self.counts;
         let mut spend_total: Option<f64> = None;
         for &r in spec.spend_rows.as_deref().unwrap_or(&[]) {
@@ -337,7 +377,11 @@ impl Sums {
             spend: spend_total,
             cpi: spend_total.and_then(|s| ratio(s, self.installs)),
         };
-        (metrics, self.quality)
+        Computed {
+            metrics,
+            quality: self.quality,
+            distributions,
+        }
     }
 }
 
