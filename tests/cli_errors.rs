@@ -142,6 +142,27 @@ fn on_bad_rows_skip_imports_the_rest() {
 }
 
 #[test]
+fn a_file_imported_before_is_recognised_before_its_bad_rows_are_refused() {
+    let p = project_with_one_session();
+    p.import(
+        "bad_rows.csv",
+        BAD_ROWS,
+        "sessions",
+        &["--on-bad-rows", "skip"],
+    );
+    let before = p.report_all("0");
+    // The same file with the default (abort on a bad row): that it was imported already
+    // is the answer, not its bad row, however fast its fingerprint is taken.
+    let again = p.import("bad_rows.csv", BAD_ROWS, "sessions", &[]);
+    assert!(
+        again.stdout.contains("already imported"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(p.report_all("0"), before);
+}
+
+#[test]
 fn skip_reports_rejected_counts_by_reason() {
     let p = Project::new();
     // Lines: 2 ok (60 s), 3 bad time, 4 negative duration, 5 ok (120 s),

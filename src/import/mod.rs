@@ -272,8 +272,26 @@ pub fn import_file(
         None => chrono_tz::UTC,
     };
 
-    let started = std::time::Instant::now();
-    let (size_bytes, sha256) = fingerprint(path).map_err(|e| read_error(SourceError::Io(e)))?;
+    // The file's fingerprint (is it imported already?) is taken on another core while
+    // this one reads the file; until it is known the import goes on, and it decides.
+    let mut fingerprint = Fingerprint::start(path).map_err(|e| read_error(SourceError::Io(e)))?;
+    let outcome = match import_unless_known(
+        project,
+        path,
+        options,
+        tz,
+        cancel,
+        progress,
+        &mut fingerprint,
+    ) {
+        Ok(Some(imported)) => return Ok(imported),
+        Err(ImportError::Cancelled { file }) => return Err(ImportError::Cancelled { file }),
+        other => other,
+    };
+    // Imported before: that answer stands, whatever else was found in the file since.
+    let (_, sha256) = fingerprint
+        .wait()
+        .map_err(|e| read_error(SourceError::Io(e)))?;
     if let Some(previous) = project.import_with_sha(&sha256)? {
         log::info!(
             "{file} was imported before (import {}); nothing to do",
@@ -281,17 +299,43 @@ pub fn import_file(
         );
         return Ok(ImportOutcome::AlreadyImported(previous));
     }
+    match outcome {
+        Ok(Some(imported)) => Ok(imported),
+        // Stopped as imported before, yet not found now: say so rather than guess.
+        Ok(None) => Err(ImportError::Store(StoreError::Invalid {
+            path: file,
+            what: "an earlier import of this file vanished during the import".to_owned(),
+        })),
+        Err(e) => Err(e),
+    }
+}
 
-    log::debug!(
-        "{file}: fingerprint in {:.2} s",
-        started.elapsed().as_secs_f64()
-    );
+/// Imports a file; `None` when its fingerprint shows it was imported before.
+fn import_unless_known(
+    project: &mut Project,
+    path: &Path,
+    options: &ImportOptions,
+    tz: chrono_tz::Tz,
+    cancel: &AtomicBool,
+    progress: &mut dyn FnMut(Progress),
+    fingerprint: &mut Fingerprint,
+) -> Result<Option<ImportOutcome>, ImportError> {
+    let file = display_name(path);
+    let read_error = |cause: SourceError| ImportError::Read {
+        file: file.clone(),
+        cause,
+    };
+    let started = std::time::Instant::now();
+    let size_bytes = std::fs::metadata(path)
+        .map_err(|e| read_error(SourceError::Io(e)))?
+        .len();
     let (plan, mut source) = plan(path, options)?;
     let mut record = ImportRecord {
         file_name: file.clone(),
         file_path: absolute(path).display().to_string(),
         size_bytes,
-        sha256,
+        // Set once the fingerprint is known, before the import lands.
+        sha256: PENDING_SHA256.to_owned(),
         kind: plan.kind.as_str().to_owned(),
         preset: plan.rules.preset.map(|p| p.name().to_owned()),
         mapping: plan.mapping.describe(&plan.columns),
@@ -322,7 +366,7 @@ pub fn import_file(
     let (batches, read) = mpsc::sync_channel::<Result<Batch, SourceError>>(BATCHES_AHEAD);
     let (used, returned) = mpsc::channel::<Batch>();
     let source = &mut source;
-    std::thread::scope(|scope| -> Result<(), ImportError> {
+    let known_before = std::thread::scope(|scope| -> Result<bool, ImportError> {
         std::thread::Builder::new()
             .name("import-reader".to_owned())
             .spawn_scoped(scope, move || read_batches(source, &batches, &returned))
@@ -379,6 +423,11 @@ pub fn import_file(
                 if cancel.load(Ordering::Relaxed) {
                     return Err(ImportError::Cancelled { file: file.clone() });
                 }
+                if let Some(Ok((_, sha256))) = fingerprint.ready() {
+                    if writer.imported_before(sha256)? {
+                        return Ok(true);
+                    }
+                }
                 progress(Progress {
                     bytes_read: bytes_read.load(Ordering::Relaxed),
                     bytes_total: size_bytes,
@@ -390,8 +439,11 @@ pub fn import_file(
             "{file}: waited {:.2} s for the reader",
             waited.as_secs_f64()
         );
-        Ok(())
+        Ok(false)
     })?;
+    if known_before {
+        return Ok(None);
+    }
 
     if install_as_session {
         record.notes.push(
@@ -434,6 +486,13 @@ pub fn import_file(
         record.rows_read,
         started.elapsed().as_secs_f64()
     );
+    let (_, sha256) = fingerprint
+        .wait()
+        .map_err(|e| read_error(SourceError::Io(e)))?;
+    if writer.imported_before(&sha256)? {
+        return Ok(None);
+    }
+    record.sha256 = sha256;
     let (id, stats) = writer.finish(&record)?;
     record.id = id;
     progress(Progress {
@@ -448,7 +507,7 @@ pub fn import_file(
         stats.users,
         stats.sessions
     );
-    Ok(ImportOutcome::Imported { record, stats })
+    Ok(Some(ImportOutcome::Imported { record, stats }))
 }
 
 /// Records read one after another; slots past `len` are spare, kept for their buffers.
@@ -566,6 +625,56 @@ fn fingerprint(path: &Path) -> io::Result<(u64, String)> {
     let digest = hasher.finalize();
     let hex = digest.iter().map(|b| format!("{b:02x}")).collect();
     Ok((size, hex))
+}
+
+/// What an import's row in `imports` holds as its fingerprint until the fingerprint is
+/// known. Only one import writes at a time, and it replaces this before it lands.
+const PENDING_SHA256: &str = "pending";
+
+/// A file's size and SHA-256, taken on the `import-hash` thread.
+struct Fingerprint {
+    taking: Option<std::thread::JoinHandle<io::Result<(u64, String)>>>,
+    taken: Option<io::Result<(u64, String)>>,
+}
+
+impl Fingerprint {
+    fn start(path: &Path) -> io::Result<Self> {
+        let path = path.to_owned();
+        let taking = std::thread::Builder::new()
+            .name("import-hash".to_owned())
+            .spawn(move || fingerprint(&path))?;
+        Ok(Self {
+            taking: Some(taking),
+            taken: None,
+        })
+    }
+
+    /// The fingerprint if it is taken by now; never waits.
+    fn ready(&mut self) -> Option<&io::Result<(u64, String)>> {
+        if self.taking.as_ref().is_some_and(|t| t.is_finished()) {
+            self.collect();
+        }
+        self.taken.as_ref()
+    }
+
+    /// The fingerprint, waiting for it if need be.
+    fn wait(&mut self) -> io::Result<(u64, String)> {
+        self.collect();
+        match &self.taken {
+            Some(Ok(taken)) => Ok(taken.clone()),
+            Some(Err(e)) => Err(io::Error::new(e.kind(), e.to_string())),
+            None => Err(io::Error::other("the file's fingerprint was not taken")),
+        }
+    }
+
+    fn collect(&mut self) {
+        if let Some(taking) = self.taking.take() {
+            self.taken =
+                Some(taking.join().unwrap_or_else(|_| {
+                    Err(io::Error::other("taking the file's fingerprint failed"))
+                }));
+        }
+    }
 }
 
 /// A value as shown in a message: quoted, and cut to a readable length (a 10 MB field

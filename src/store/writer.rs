@@ -98,6 +98,18 @@ impl ImportWriter<'_> {
     }
 
     /// Records the outcome in the import log, rebuilds users and sessions, and commits.
+    /// Whether another import of the project has this fingerprint.
+    pub fn imported_before(&self, sha256: &str) -> Result<bool> {
+        self.tx
+            .query_row(
+                "SELECT count(*) FROM imports WHERE sha256 = ?1 AND id <> ?2",
+                params![sha256, self.import_id],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+            .map_err(sqlite(&self.path))
+    }
+
     pub fn finish(self, record: &ImportRecord) -> Result<(i64, BuildStats)> {
         let path = self.path.clone();
         let fail = sqlite(&path);
@@ -106,7 +118,7 @@ impl ImportWriter<'_> {
             .execute(
                 "UPDATE imports SET rows_read = ?2, rows_accepted = ?3, rows_rejected = ?4,
                     rejected_by_reason = ?5, rejected_examples = ?6, notes = ?7,
-                    rows_ignored = ?8, ignored_by_reason = ?9
+                    rows_ignored = ?8, ignored_by_reason = ?9, sha256 = ?10
                  WHERE id = ?1",
                 params![
                     self.import_id,
@@ -118,6 +130,7 @@ impl ImportWriter<'_> {
                     to_json(&record.notes),
                     count_param(record.rows_ignored),
                     to_json(&record.ignored_by_reason),
+                    record.sha256,
                 ],
             )
             .map_err(&fail)?;
