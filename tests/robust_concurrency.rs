@@ -136,3 +136,46 @@ fn two_imports_at_once_wait_for_each_other_and_both_land() {
     // second.csv, first.csv (1500 users) and seed.csv.
     assert_eq!((imports, users), (3, 1502));
 }
+
+#[test]
+fn a_cancelled_import_stops_midway_and_lands_nothing() {
+    use cohort_explorer::import::{self, ImportError, ImportOptions};
+    use cohort_explorer::model::FileKind;
+    use cohort_explorer::store::Project;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first.csv");
+    let second = dir.path().join("second.csv");
+    write_events(&first, 5, 10);
+    write_events(&second, 500, 100); // 50,000 rows: several progress reports
+    let options = ImportOptions {
+        kind: Some(FileKind::Events),
+        ..ImportOptions::default()
+    };
+    let mut project = Project::create(&dir.path().join("p.cohort")).unwrap();
+    let never = AtomicBool::new(false);
+    import::import_file(&mut project, &first, &options, &never, &mut |_| {}).unwrap();
+    let before = project.load_dataset().unwrap();
+
+    // Cancelled at the first progress report, as the window's Cancel does.
+    let cancel = AtomicBool::new(false);
+    let mut reports = 0;
+    let outcome = import::import_file(&mut project, &second, &options, &cancel, &mut |p| {
+        reports += 1;
+        assert!(p.rows < 50_000, "cancelled only after every row");
+        cancel.store(true, Ordering::Relaxed);
+    });
+    assert!(
+        matches!(outcome, Err(ImportError::Cancelled { .. })),
+        "{outcome:?}"
+    );
+    assert_eq!(reports, 1);
+    assert_eq!(project.imports().unwrap().len(), 1);
+    assert_eq!(project.load_dataset().unwrap().sessions, before.sessions);
+
+    // The same file imports in full afterwards: nothing of the cancelled try is left.
+    import::import_file(&mut project, &second, &options, &never, &mut |_| {}).unwrap();
+    // Its 500 users include the first file's five.
+    assert_eq!(project.load_dataset().unwrap().users.len(), 500);
+}
