@@ -521,7 +521,20 @@ pub(super) fn load_dataset(conn: &Connection, settings: Settings) -> rusqlite::R
 /// The built users and sessions, as the last rebuild wrote them.
 fn load_built(conn: &Connection) -> rusqlite::Result<(Vec<User>, Vec<Session>)> {
     let values = raw::texts(conn, "attr_values", "value")?;
-    let (mut users, mut sessions) = (Vec::new(), Vec::new());
+    // Room for every row at once: growing a 10-million-session vector step by step
+    // copies it and faults in its pages twice. A stored session takes at least 3 bytes,
+    // which bounds what a crafted row count can reserve.
+    let room = |kind: &str, least_bytes: i64| -> rusqlite::Result<usize> {
+        let (rows, bytes): (Option<i64>, Option<i64>) = conn.query_row(
+            "SELECT sum(rows), sum(length(data)) FROM built_chunks WHERE kind = ?1",
+            [kind],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let rows = rows.unwrap_or(0).min(bytes.unwrap_or(0) / least_bytes);
+        Ok(usize::try_from(rows).unwrap_or(0))
+    };
+    let mut users = Vec::with_capacity(room(USERS, 8)?);
+    let mut sessions = Vec::with_capacity(room(SESSIONS, 3)?);
     let mut stmt = conn.prepare("SELECT kind, rows, data FROM built_chunks ORDER BY rowid")?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
