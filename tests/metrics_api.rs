@@ -1312,7 +1312,8 @@ fn quantiles_of_a_large_group_equal_those_of_all_values_sorted() {
         let key = format!("u{u:05}");
         let install = start + i64::try_from(rng.below(30 * 24)).unwrap() * HOUR;
         let channel = if u % 4 == 0 { "small" } else { "big" };
-        users.push(user(&key, install, attrs(channel, "")));
+        let campaign = ["c0", "c1", "c2"][u % 3];
+        users.push(user(&key, install, attrs(channel, campaign)));
         let mut t = install;
         for _ in 0..4 {
             let length = match rng.below(9) {
@@ -1406,6 +1407,33 @@ fn quantiles_of_a_large_group_equal_those_of_all_values_sorted() {
     assert_eq!(by_channel.groups[0].name, "big");
     assert_eq!(figures(&by_channel.groups[0]), expect(Some("big")));
     assert_eq!(figures(&by_channel.groups[1]), expect(Some("small")));
+
+    // Without a filter the quantiles come from figures counted once per load; with one,
+    // from the group's own pass. Both count the same sessions.
+    let by_campaign = report(
+        &prepared,
+        &ReportRequest {
+            by: GroupBy::Campaign,
+            ..ReportRequest::default()
+        },
+    );
+    assert_eq!(by_campaign.groups.len(), 6);
+    for g in by_campaign.groups.iter().chain(&by_channel.groups) {
+        let filter = Filter {
+            channel: g.channel.clone(),
+            campaign: g.campaign.clone(),
+            ..Filter::default()
+        };
+        let alone = report(
+            &prepared,
+            &ReportRequest {
+                filter,
+                ..ReportRequest::default()
+            },
+        );
+        assert_eq!(figures(g), figures(&alone.groups[0]), "{}", g.name);
+        assert_eq!(g.installs, alone.groups[0].installs);
+    }
 
     // The overview counts its histograms from the same buckets: a third of the lengths
     // are exactly 60 s, the last value of bin "31-60 s".

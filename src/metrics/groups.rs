@@ -131,6 +131,14 @@ pub fn report_with_distributions(
         users: &users,
         group_of: &group_of,
     };
+    // Without a filter the quantiles and histograms are counted once per load.
+    if prepared.is_everyone(&users) {
+        let unfiltered = prepared.unfiltered();
+        let computed = compute_groups(prepared, &members, vec![spec], &request.days, Measure::Days);
+        let mut groups = only_metrics(computed);
+        groups.iter_mut().for_each(|g| unfiltered.all.fill(g));
+        return (Report { groups }, unfiltered.distributions.clone());
+    }
     let measure = Measure::QuantilesAndBins;
     match compute_groups(prepared, &members, vec![spec], &request.days, measure).pop() {
         Some(Computed {
@@ -161,12 +169,25 @@ pub fn report(prepared: &Prepared<'_>, request: &ReportRequest) -> Report {
                 .collect::<Vec<_>>()
         })
     };
+    // Without a filter, all users, channels and campaigns take their quantiles from
+    // the figures counted once per load.
+    let unfiltered = (prepared.is_everyone(&users)
+        && matches!(
+            request.by,
+            GroupBy::None | GroupBy::Channel | GroupBy::Campaign
+        ))
+    .then(|| prepared.unfiltered());
+    let measure = if unfiltered.is_some() {
+        Measure::Days
+    } else {
+        Measure::Quantiles
+    };
     let run = |group_of: Vec<u32>, specs: Vec<GroupSpec>| {
         let members = Membership {
             users: &users,
             group_of: &group_of,
         };
-        compute_groups(prepared, &members, specs, &request.days, Measure::Quantiles)
+        compute_groups(prepared, &members, specs, &request.days, measure)
     };
 
     let mut groups: Vec<GroupMetrics> = match request.by {
@@ -175,7 +196,11 @@ pub fn report(prepared: &Prepared<'_>, request: &ReportRequest) -> Report {
                 name: "all".to_owned(),
                 spend_rows: spend.clone(),
             };
-            only_metrics(run(vec![0; users.len()], vec![spec]))
+            let mut groups = only_metrics(run(vec![0; users.len()], vec![spec]));
+            if let Some(unfiltered) = unfiltered {
+                groups.iter_mut().for_each(|g| unfiltered.all.fill(g));
+            }
+            groups
         }
         GroupBy::Cohort => {
             let (starts, group_of) = by_period(prepared, &users, request.grain);
@@ -201,7 +226,11 @@ pub fn report(prepared: &Prepared<'_>, request: &ReportRequest) -> Report {
                 .collect();
             only_metrics(run(group_of, specs))
                 .into_iter()
-                .map(|mut g| {
+                .zip(&ids)
+                .map(|(mut g, &id)| {
+                    if let Some(figures) = unfiltered.and_then(|u| u.channels.get(id as usize)) {
+                        figures.fill(&mut g);
+                    }
                     g.channel = Some(g.name.clone());
                     g
                 })
@@ -229,6 +258,9 @@ pub fn report(prepared: &Prepared<'_>, request: &ReportRequest) -> Report {
                 .into_iter()
                 .zip(&ids)
                 .map(|(mut g, &id)| {
+                    if let Some(figures) = unfiltered.and_then(|u| u.campaigns.get(id as usize)) {
+                        figures.fill(&mut g);
+                    }
                     let channel = prepared.facts.campaign_parts[id as usize].0;
                     g.channel = Some(channels.shown[channel as usize].clone());
                     g.campaign = Some(g.name.clone());
