@@ -6,7 +6,10 @@ use clap::Parser;
 use cohort_explorer::cli::{self, Cli, Command};
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    // Milliseconds: the debug log times loading and queries that take a fraction of one.
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
+        .format_timestamp_millis()
+        .init();
     let args = Cli::parse();
 
     let result = match args.command {
