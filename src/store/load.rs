@@ -155,6 +155,7 @@ fn rebuild_in_parts(
     if spilled {
         tx.execute_batch("DROP TABLE temp.rebuild_parts;")?;
     }
+    dictionary.flush(tx)?;
 
     let stats_json = serde_json::to_value(&stats).unwrap_or_default();
     let mut put = tx.prepare_cached("INSERT INTO build_stats (key, value) VALUES (?1, ?2)")?;
