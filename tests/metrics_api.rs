@@ -1435,6 +1435,21 @@ fn quantiles_of_a_large_group_equal_those_of_all_values_sorted() {
         assert_eq!(g.installs, alone.groups[0].installs);
     }
 
+    // A report without a filter keeps its quantiles for the next one: on a fresh
+    // preparation, the second report of each kind equals the first.
+    let fresh = Prepared::new(&ds);
+    let overview = metrics::report_with_distributions(&fresh, &ReportRequest::default());
+    for by in [GroupBy::None, GroupBy::Channel, GroupBy::Campaign] {
+        let request = ReportRequest {
+            by,
+            ..ReportRequest::default()
+        };
+        let first = report(&fresh, &request);
+        assert_eq!(report(&fresh, &request), first, "{by:?}");
+    }
+    let again = metrics::report_with_distributions(&fresh, &ReportRequest::default());
+    assert_eq!(again, overview);
+
     // The overview counts its histograms from the same buckets: a third of the lengths
     // are exactly 60 s, the last value of bin "31-60 s".
     assert_overview_is_report_and_distributions(&prepared, &Filter::default());

@@ -2,13 +2,16 @@
 //! version): the `report` of CLI.md and the rows of the Channels and Campaigns views.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::OnceLock;
 
 use chrono::NaiveDate;
 
 use crate::model::Grain;
 
 use super::distributions::Distributions;
-use super::sweep::{compute_groups, Computed, GroupSpec, Measure, Membership};
+use super::sweep::{
+    compute_groups, figures_by_id, Computed, GroupSpec, Measure, Membership, SpreadFigures,
+};
 use super::{period_label, period_start, Filter, Prepared, UserFacts};
 
 /// What the users are grouped by.
@@ -131,13 +134,16 @@ pub fn report_with_distributions(
         users: &users,
         group_of: &group_of,
     };
-    // Without a filter the quantiles and histograms are counted once per load.
-    if prepared.is_everyone(&users) {
-        let unfiltered = prepared.unfiltered();
+    // Without a filter, the quantiles and histograms of an earlier overview stand.
+    let everyone = prepared.is_everyone(&users);
+    let kept = &prepared.unfiltered;
+    if let (true, Some(all), Some(distributions)) =
+        (everyone, kept.all.get(), kept.distributions.get())
+    {
         let computed = compute_groups(prepared, &members, vec![spec], &request.days, Measure::Days);
         let mut groups = only_metrics(computed);
-        groups.iter_mut().for_each(|g| unfiltered.all.fill(g));
-        return (Report { groups }, unfiltered.distributions.clone());
+        groups.iter_mut().for_each(|g| all.fill(g));
+        return (Report { groups }, distributions.clone());
     }
     let measure = Measure::QuantilesAndBins;
     match compute_groups(prepared, &members, vec![spec], &request.days, measure).pop() {
@@ -145,12 +151,18 @@ pub fn report_with_distributions(
             metrics,
             distributions: Some(distributions),
             ..
-        }) => (
-            Report {
-                groups: vec![metrics],
-            },
-            distributions,
-        ),
+        }) => {
+            if everyone {
+                let _ = kept.all.set(SpreadFigures::of_metrics(&metrics));
+                let _ = kept.distributions.set(distributions.clone());
+            }
+            (
+                Report {
+                    groups: vec![metrics],
+                },
+                distributions,
+            )
+        }
         // One group in, one group with its histograms out.
         _ => (Report::default(), Distributions::default()),
     }
@@ -169,15 +181,18 @@ pub fn report(prepared: &Prepared<'_>, request: &ReportRequest) -> Report {
                 .collect::<Vec<_>>()
         })
     };
-    // Without a filter, all users, channels and campaigns take their quantiles from
-    // the figures counted once per load.
-    let unfiltered = (prepared.is_everyone(&users)
-        && matches!(
-            request.by,
-            GroupBy::None | GroupBy::Channel | GroupBy::Campaign
-        ))
-    .then(|| prepared.unfiltered());
-    let measure = if unfiltered.is_some() {
+    // Without a filter, all users, channels and campaigns take their quantiles from an
+    // earlier report without a filter (see `sweep::Unfiltered`), or keep theirs for later.
+    let everyone = prepared.is_everyone(&users);
+    let kept = &prepared.unfiltered;
+    let known = everyone
+        && match request.by {
+            GroupBy::None => kept.all.get().is_some(),
+            GroupBy::Channel => kept.channels.get().is_some(),
+            GroupBy::Campaign => kept.campaigns.get().is_some(),
+            _ => false,
+        };
+    let measure = if known {
         Measure::Days
     } else {
         Measure::Quantiles
@@ -197,8 +212,10 @@ pub fn report(prepared: &Prepared<'_>, request: &ReportRequest) -> Report {
                 spend_rows: spend.clone(),
             };
             let mut groups = only_metrics(run(vec![0; users.len()], vec![spec]));
-            if let Some(unfiltered) = unfiltered {
-                groups.iter_mut().for_each(|g| unfiltered.all.fill(g));
+            if let (true, Some(all)) = (known, kept.all.get()) {
+                groups.iter_mut().for_each(|g| all.fill(g));
+            } else if let (true, Some(group)) = (everyone, groups.first()) {
+                let _ = kept.all.set(SpreadFigures::of_metrics(group));
             }
             groups
         }
@@ -224,13 +241,18 @@ pub fn report(prepared: &Prepared<'_>, request: &ReportRequest) -> Report {
                     spend_rows: spend_where(&|row| row.channel == names.keys[id as usize]),
                 })
                 .collect();
-            only_metrics(run(group_of, specs))
+            let mut groups = only_metrics(run(group_of, specs));
+            keep_or_fill(
+                &kept.channels,
+                known,
+                everyone,
+                &mut groups,
+                &ids,
+                names.keys.len(),
+            );
+            groups
                 .into_iter()
-                .zip(&ids)
-                .map(|(mut g, &id)| {
-                    if let Some(figures) = unfiltered.and_then(|u| u.channels.get(id as usize)) {
-                        figures.fill(&mut g);
-                    }
+                .map(|mut g| {
                     g.channel = Some(g.name.clone());
                     g
                 })
@@ -254,13 +276,20 @@ pub fn report(prepared: &Prepared<'_>, request: &ReportRequest) -> Report {
                     }
                 })
                 .collect();
-            only_metrics(run(group_of, specs))
+            let mut groups = only_metrics(run(group_of, specs));
+            let campaigns = prepared.facts.campaign_parts.len();
+            keep_or_fill(
+                &kept.campaigns,
+                known,
+                everyone,
+                &mut groups,
+                &ids,
+                campaigns,
+            );
+            groups
                 .into_iter()
                 .zip(&ids)
                 .map(|(mut g, &id)| {
-                    if let Some(figures) = unfiltered.and_then(|u| u.campaigns.get(id as usize)) {
-                        figures.fill(&mut g);
-                    }
                     let channel = prepared.facts.campaign_parts[id as usize].0;
                     g.channel = Some(channels.shown[channel as usize].clone());
                     g.campaign = Some(g.name.clone());
@@ -296,6 +325,31 @@ pub fn report(prepared: &Prepared<'_>, request: &ReportRequest) -> Report {
         });
     }
     Report { groups }
+}
+
+/// Fills the groups' quantiles from the kept figures when they are `known`; otherwise,
+/// when the groups are of `everyone`, keeps their figures for the next report.
+fn keep_or_fill(
+    kept: &OnceLock<Vec<SpreadFigures>>,
+    known: bool,
+    everyone: bool,
+    groups: &mut [GroupMetrics],
+    ids: &[u32],
+    len: usize,
+) {
+    match kept.get() {
+        Some(figures) if known => {
+            for (group, &id) in groups.iter_mut().zip(ids) {
+                if let Some(figures) = figures.get(id as usize) {
+                    figures.fill(group);
+                }
+            }
+        }
+        _ if everyone => {
+            let _ = kept.set(figures_by_id(groups, ids, len));
+        }
+        _ => {}
+    }
 }
 
 fn only_metrics(groups: Vec<Computed>) -> Vec<GroupMetrics> {

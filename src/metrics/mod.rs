@@ -250,8 +250,8 @@ impl Source<'_> {
 pub struct Prepared<'a> {
     source: Source<'a>,
     facts: Facts,
-    /// The figures no filter changes, counted on first use.
-    unfiltered: std::sync::OnceLock<sweep::Unfiltered>,
+    /// The figures no filter changes, kept once counted.
+    unfiltered: sweep::Unfiltered,
 }
 
 /// A filter with its names turned into ids once, so each user is checked with integers.
@@ -314,7 +314,7 @@ impl<'a> Prepared<'a> {
         Self {
             source,
             facts,
-            unfiltered: std::sync::OnceLock::new(),
+            unfiltered: sweep::Unfiltered::default(),
         }
     }
 }
@@ -515,25 +515,12 @@ impl Prepared<'_> {
         }
     }
 
-    /// Users that pass the filter, in key order.
-    /// The quantiles and histograms of the groups without a filter (see `sweep`).
-    fn unfiltered(&self) -> &sweep::Unfiltered {
-        self.unfiltered.get_or_init(|| {
-            let started = std::time::Instant::now();
-            let unfiltered = sweep::unfiltered(self);
-            log::debug!(
-                "figures of the unfiltered groups counted in {:.0} ms",
-                started.elapsed().as_secs_f64() * 1000.0
-            );
-            unfiltered
-        })
-    }
-
     /// Whether these users (from `filtered_users`) are every user: no filter at all.
     fn is_everyone(&self, users: &[usize]) -> bool {
         users.len() == self.facts.users.len()
     }
 
+    /// Users that pass the filter, in key order.
     fn filtered_users(&self, filter: &Filter) -> Vec<usize> {
         let m = self.matcher(filter);
         let is = |wanted: Option<u32>, value: u32| wanted.is_none_or(|w| w == value);

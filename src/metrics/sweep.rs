@@ -5,6 +5,8 @@
 //! keeps a 10-million-session project inside the memory bandwidth of a laptop. The users
 //! are split among the processor's cores, and each part's sums are added up at the end.
 
+use std::sync::OnceLock;
+
 use super::distributions::{self, Distributions};
 use super::groups::{DayMetrics, GroupMetrics};
 use super::spread::Spread;
@@ -454,12 +456,11 @@ pub(super) struct SpreadFigures {
 }
 
 impl SpreadFigures {
-    fn of(lengths: &mut Spread, gaps: &mut Spread) -> Self {
-        let seconds = |ms: f64| ms / 1000.0;
+    pub(super) fn of_metrics(metrics: &GroupMetrics) -> Self {
         Self {
-            median_length_s: lengths.quantile(0.5).map(seconds),
-            p90_length_s: lengths.quantile(0.9).map(seconds),
-            median_gap_s: gaps.quantile(0.5).map(seconds),
+            median_length_s: metrics.median_session_length_s,
+            p90_length_s: metrics.p90_session_length_s,
+            median_gap_s: metrics.median_time_between_sessions_s,
         }
     }
 
@@ -471,141 +472,32 @@ impl SpreadFigures {
     }
 }
 
-/// What no filter changes: the quantiles of all users, of each channel and of each
-/// campaign, and the histograms of all users. Counted once per load, on first use, so
-/// that the overview, Channels and Campaigns without a filter make one pass for their
-/// day-N figures only.
+/// What no filter changes, kept once a query without a filter has counted it: the
+/// quantiles of all users, of each channel and of each campaign, and the histograms of
+/// all users. The next overview, Channels or Campaigns without a filter then makes one
+/// pass for its day-N figures only.
+#[derive(Default)]
 pub(super) struct Unfiltered {
-    pub all: SpreadFigures,
-    pub distributions: Distributions,
+    pub all: OnceLock<SpreadFigures>,
+    pub distributions: OnceLock<Distributions>,
     /// By channel id.
-    pub channels: Vec<SpreadFigures>,
+    pub channels: OnceLock<Vec<SpreadFigures>>,
     /// By campaign (channel and campaign pair) id.
-    pub campaigns: Vec<SpreadFigures>,
+    pub campaigns: OnceLock<Vec<SpreadFigures>>,
 }
 
-/// Counts `Unfiltered` in two passes over every session, each session offered to its
-/// three groups at once.
-pub(super) fn unfiltered(prepared: &Prepared<'_>) -> Unfiltered {
-    let facts = &prepared.facts;
-    let channels = facts.channels.keys.len();
-    let users: Vec<usize> = (0..facts.users.len()).collect();
-    // The three groups of a user: all users, then its channel, then its campaign.
-    let slots_of = |u: usize| {
-        let f = &facts.users[u];
-        [
-            0,
-            1 + f.channel as usize,
-            1 + channels + f.campaign as usize,
-        ]
-    };
-    let slots = 1 + channels + facts.campaign_parts.len();
-    let mut expected = vec![0usize; slots];
-    for &u in &users {
-        for slot in slots_of(u) {
-            expected[slot] += facts.users[u].sessions.len();
+/// Each group's figures by its id, from a report of every user by that id; ids without
+/// users have none.
+pub(super) fn figures_by_id(
+    groups: &[GroupMetrics],
+    ids: &[u32],
+    len: usize,
+) -> Vec<SpreadFigures> {
+    let mut by_id = vec![SpreadFigures::default(); len];
+    for (group, &id) in groups.iter().zip(ids) {
+        if let Some(slot) = by_id.get_mut(id as usize) {
+            *slot = SpreadFigures::of_metrics(group);
         }
     }
-    let campaign_of: Vec<u32> = users.iter().map(|&u| facts.users[u].campaign).collect();
-    let members = Membership {
-        users: &users,
-        group_of: &campaign_of,
-    };
-    let parts = members.parts();
-
-    let counted = on_parts(&parts, |part| {
-        let mut spreads: Vec<(Spread, Spread)> = expected
-            .iter()
-            .map(|&e| (Spread::with_expected(e), Spread::with_expected(e)))
-            .collect();
-        let mut per_user = vec![0u64; distributions::SESSIONS_PER_USER_BINS.len()];
-        for (u, _) in part.pairs() {
-            let sessions = facts.users[u].sessions.clone();
-            per_user[distributions::sessions_per_user_bin(sessions.len())] += 1;
-            let slots = slots_of(u);
-            for i in sessions {
-                if let Some(length) = prepared.length(i) {
-                    slots.iter().for_each(|&s| spreads[s].0.add(length));
-                }
-                if let Some(gap) = prepared.gap(i) {
-                    slots.iter().for_each(|&s| spreads[s].1.add(gap));
-                }
-            }
-        }
-        (spreads, per_user)
-    });
-    let mut spreads: Vec<(Spread, Spread)> = Vec::new();
-    let mut per_user: Vec<u64> = Vec::new();
-    for (part_spreads, part_per_user) in counted {
-        if spreads.is_empty() {
-            (spreads, per_user) = (part_spreads, part_per_user);
-            continue;
-        }
-        for ((lengths, gaps), (more_lengths, more_gaps)) in spreads.iter_mut().zip(part_spreads) {
-            lengths.absorb(more_lengths);
-            gaps.absorb(more_gaps);
-        }
-        per_user
-            .iter_mut()
-            .zip(part_per_user)
-            .for_each(|(a, b)| *a += b);
-    }
-
-    // All users also need the histograms' cuts; the second pass fetches what is wanted.
-    let mut second_pass = false;
-    for (slot, (lengths, gaps)) in spreads.iter_mut().enumerate() {
-        let (length_cuts, gap_cuts): (&[i64], &[i64]) = if slot == 0 {
-            (&distributions::LENGTH_CUTS_MS, &distributions::GAP_CUTS_MS)
-        } else {
-            (&[], &[])
-        };
-        second_pass |= lengths.plan(&[0.5, 0.9], length_cuts) | gaps.plan(&[0.5], gap_cuts);
-    }
-    if second_pass {
-        let planned = &spreads;
-        let gathered = on_parts(&parts, |part| {
-            let mut found: Vec<(Spread, Spread)> = planned
-                .iter()
-                .map(|(lengths, gaps)| (lengths.gathering(), gaps.gathering()))
-                .collect();
-            for (u, _) in part.pairs() {
-                let slots = slots_of(u);
-                for i in facts.users[u].sessions.clone() {
-                    if let Some(length) = prepared.length(i) {
-                        slots.iter().for_each(|&s| found[s].0.gather(length));
-                    }
-                    if let Some(gap) = prepared.gap(i) {
-                        slots.iter().for_each(|&s| found[s].1.gather(gap));
-                    }
-                }
-            }
-            found
-        });
-        for part in gathered {
-            for ((lengths, gaps), (more_lengths, more_gaps)) in spreads.iter_mut().zip(part) {
-                lengths.absorb(more_lengths);
-                gaps.absorb(more_gaps);
-            }
-        }
-    }
-
-    let distributions = match spreads.first() {
-        Some((lengths, gaps)) => Distributions::from_spreads(lengths, gaps, &per_user),
-        None => Distributions::from_spreads(
-            &Spread::with_expected(0),
-            &Spread::with_expected(0),
-            &vec![0; distributions::SESSIONS_PER_USER_BINS.len()],
-        ),
-    };
-    let mut figures = spreads
-        .iter_mut()
-        .map(|(lengths, gaps)| SpreadFigures::of(lengths, gaps));
-    let all = figures.next().unwrap_or_default();
-    let channels: Vec<SpreadFigures> = figures.by_ref().take(channels).collect();
-    Unfiltered {
-        all,
-        distributions,
-        channels,
-        campaigns: figures.collect(),
-    }
+    by_id
 }
