@@ -105,8 +105,9 @@ fn rebuild_in_parts(
         parts.len(),
         started.elapsed().as_secs_f64()
     );
+    let mut spilled_chunks = Vec::new();
     if spilled {
-        spill_into_parts(tx, &rank, &parts)?;
+        spilled_chunks = spill_into_parts(tx, &rank, &parts)?;
         log::debug!(
             "rebuild: spilled in {:.2} s",
             started.elapsed().as_secs_f64()
@@ -126,7 +127,7 @@ fn rebuild_in_parts(
             }
         };
         if spilled {
-            each_spilled_row(tx, index, &mut add)?;
+            each_spilled_row(tx, &spilled_chunks[index], &mut add)?;
         } else {
             raw::each_raw_row(tx, |import_id, line, user, row| {
                 add(seq(import_id, line), user, row);
@@ -230,34 +231,40 @@ fn add_row(
 
 /// Copies every raw row, with its place in import order, into a temporary table of
 /// chunks by part, so that building a part reads that part's rows and no others.
+/// Returns the rowids of each part's chunks, in the order they were written.
 fn spill_into_parts(
     tx: &Transaction<'_>,
     rank: &[u32],
     parts: &[Range<usize>],
-) -> rusqlite::Result<()> {
+) -> rusqlite::Result<Vec<Vec<i64>>> {
     tx.execute_batch(
-        "CREATE TEMP TABLE IF NOT EXISTS rebuild_parts (
-             part INTEGER NOT NULL, kind INTEGER NOT NULL, data BLOB NOT NULL);
-         DELETE FROM temp.rebuild_parts;",
+        "DROP TABLE IF EXISTS temp.rebuild_parts;
+         CREATE TEMP TABLE rebuild_parts (kind INTEGER NOT NULL, data BLOB NOT NULL);",
     )?;
     let part_of = |user: u32| {
         let r = rank.get(user as usize).map_or(usize::MAX, |&r| r as usize);
         parts.partition_point(|p| p.end <= r)
     };
     let mut buffers: Vec<[Encoder; 3]> = parts.iter().map(|_| Default::default()).collect();
+    let mut chunks: Vec<Vec<i64>> = vec![Vec::new(); parts.len()];
     let mut insert =
-        tx.prepare_cached("INSERT INTO temp.rebuild_parts (part, kind, data) VALUES (?1, ?2, ?3)")?;
+        tx.prepare_cached("INSERT INTO temp.rebuild_parts (kind, data) VALUES (?1, ?2)")?;
+    let mut put = |part: usize, kind: usize, bytes: Vec<u8>| -> rusqlite::Result<()> {
+        insert.execute(params![kind as i64, bytes])?;
+        chunks[part].push(tx.last_insert_rowid());
+        Ok(())
+    };
     let mut failed: Option<rusqlite::Error> = None;
     raw::each_raw_row(tx, |import_id, line, user, row| {
-        let Some(part) = buffers.get_mut(part_of(user)) else {
+        let part = part_of(user);
+        let Some(buffer) = buffers.get_mut(part) else {
             return; // a user number with no key: nothing to build
         };
         let kind = row.kind();
-        raw::encode_row(&mut part[kind], seq(import_id, line), user, &row);
-        if part[kind].rows >= CHUNK_ROWS && failed.is_none() {
-            let (_, bytes) = part[kind].take();
-            let index = part_of(user) as i64;
-            if let Err(e) = insert.execute(params![index, kind as i64, bytes]) {
+        raw::encode_row(&mut buffer[kind], seq(import_id, line), user, &row);
+        if buffer[kind].rows >= CHUNK_ROWS && failed.is_none() {
+            let (_, bytes) = buffer[kind].take();
+            if let Err(e) = put(part, kind, bytes) {
                 failed = Some(e);
             }
         }
@@ -269,24 +276,28 @@ fn spill_into_parts(
         for (kind, buffer) in part.iter_mut().enumerate() {
             if buffer.rows > 0 {
                 let (_, bytes) = buffer.take();
-                insert.execute(params![index as i64, kind as i64, bytes])?;
+                put(index, kind, bytes)?;
             }
         }
     }
-    Ok(())
+    Ok(chunks)
 }
 
-/// Visits the rows one part spilled, with their place in import order.
+/// Visits the rows of the spilled chunks of one part (`spill_into_parts`), with their
+/// place in import order.
 fn each_spilled_row(
     tx: &Transaction<'_>,
-    part: usize,
+    chunks: &[i64],
     mut visit: impl FnMut(i64, u32, RawRow<'_>),
 ) -> rusqlite::Result<()> {
-    let mut stmt = tx.prepare_cached(
-        "SELECT kind, data FROM temp.rebuild_parts WHERE part = ?1 ORDER BY rowid",
-    )?;
-    let mut rows = stmt.query([part as i64])?;
-    while let Some(row) = rows.next()? {
+    // By rowid: a part's chunks are a few among many, and a scan would read them all.
+    let mut stmt =
+        tx.prepare_cached("SELECT kind, data FROM temp.rebuild_parts WHERE rowid = ?1")?;
+    for &rowid in chunks {
+        let mut rows = stmt.query([rowid])?;
+        let Some(row) = rows.next()? else {
+            continue;
+        };
         let kind = usize::try_from(row.get::<_, i64>(0)?).unwrap_or(usize::MAX);
         let data = row.get_ref(1)?.as_blob()?;
         raw::decode_rows(kind, data, &mut visit)

@@ -384,17 +384,25 @@ pub fn each_raw_row(
     conn: &Connection,
     mut visit: impl FnMut(i64, i64, u32, RawRow<'_>),
 ) -> rusqlite::Result<()> {
-    let mut stmt = conn
-        .prepare_cached("SELECT import_id, kind, data FROM raw_chunks ORDER BY import_id, rowid")?;
-    let mut rows = stmt.query([])?;
-    while let Some(row) = rows.next()? {
-        let import_id: i64 = row.get(0)?;
-        let kind = row.get_ref(1)?.as_str()?;
+    // The order is taken from the small columns alone and each chunk fetched by rowid:
+    // `ORDER BY import_id` over the table would copy every blob through SQLite's sorter.
+    let mut order: Vec<(i64, i64)> = conn
+        .prepare_cached("SELECT import_id, rowid FROM raw_chunks")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    order.sort_unstable();
+    let mut stmt = conn.prepare_cached("SELECT kind, data FROM raw_chunks WHERE rowid = ?1")?;
+    for (import_id, rowid) in order {
+        let mut rows = stmt.query([rowid])?;
+        let Some(row) = rows.next()? else {
+            continue;
+        };
+        let kind = row.get_ref(0)?.as_str()?;
         let kind = KINDS
             .iter()
             .position(|k| *k == kind)
             .ok_or_else(|| corrupt("a raw chunk of an unknown kind"))?;
-        let data = row.get_ref(2)?.as_blob()?;
+        let data = row.get_ref(1)?.as_blob()?;
         decode_rows(kind, data, |line, user, row| {
             visit(import_id, line, user, row)
         })
