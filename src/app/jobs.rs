@@ -185,7 +185,10 @@ fn read_preview(file: &std::path::Path, options: &ImportOptions) -> Result<Previ
         match next.map_err(|e| e.to_string())? {
             Ok(record) => {
                 read.push(reader.read(record.line, &record.fields));
-                rows.push((record.line, record.fields.clone()));
+                rows.push((
+                    record.line,
+                    record.fields.iter().map(str::to_owned).collect(),
+                ));
             }
             Err(rejection) => {
                 rows.push((rejection.line, Vec::new()));

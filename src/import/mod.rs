@@ -355,21 +355,26 @@ fn import_unless_known(
     );
 
     let install_as_session = plan.rules.install_as_session;
-    let mut reader = plan.reader(tz, options.duration_unit);
+    let reader = plan
+        .reader(tz, options.duration_unit)
+        .with_repeats_dropped();
     let mut writer = project.begin_import(&record)?;
     let mut rejected: Vec<Rejection> = Vec::new();
 
-    // The file is read on its own thread while this one turns records into rows and
-    // writes them, each on a core. Batches go back once used: the reader refills their
-    // records' strings, so no memory crosses threads to be freed.
+    // The file is read and its records turned into rows on the `import-reader` thread,
+    // while this one numbers and writes the rows, each on a core. Batches go back once
+    // written: the reader refills their records and reuses their rows' strings, so no
+    // memory crosses threads to be freed.
     let bytes_read = source.bytes_read_counter();
     let (batches, read) = mpsc::sync_channel::<Result<Batch, SourceError>>(BATCHES_AHEAD);
     let (used, returned) = mpsc::channel::<Batch>();
     let source = &mut source;
-    let known_before = std::thread::scope(|scope| -> Result<bool, ImportError> {
-        std::thread::Builder::new()
+    let (known_before, reader) = std::thread::scope(|scope| {
+        let reading = std::thread::Builder::new()
             .name("import-reader".to_owned())
-            .spawn_scoped(scope, move || read_batches(source, &batches, &returned))
+            .spawn_scoped(scope, move || {
+                read_batches(source, reader, &batches, &returned)
+            })
             .map_err(|e| read_error(SourceError::Io(e)))?;
 
         let mut next_progress = PROGRESS_EVERY;
@@ -379,29 +384,23 @@ fn import_unless_known(
         for batch in read {
             waited += asked.elapsed();
             let batch = batch.map_err(read_error)?;
-            for read in &batch.records[..batch.len] {
+            for row in &batch.rows {
                 record.rows_read += 1;
-                let row = read
-                    .as_ref()
-                    .map_err(Clone::clone)
-                    .and_then(|r| reader.read(r.line, &r.fields).map(|row| (r.line, row)));
                 match row {
+                    Ok((_, Row::Ignored(reason))) => {
+                        record.rows_ignored += 1;
+                        *record.ignored_by_reason.entry(reason.clone()).or_default() += 1;
+                    }
                     Ok((line, row)) => {
-                        if let Row::Ignored(reason) = &row {
-                            record.rows_ignored += 1;
-                            *record.ignored_by_reason.entry(reason.clone()).or_default() += 1;
-                        } else {
-                            write_row(&mut writer, line, &row)?;
-                            record.rows_accepted += 1;
-                        }
-                        reader.recycle(row);
+                        write_row(&mut writer, *line, row)?;
+                        record.rows_accepted += 1;
                     }
                     Err(rejection) if options.on_bad_rows == OnBadRows::Abort => {
                         return Err(ImportError::BadRow {
                             file: file.clone(),
                             line: rejection.line,
-                            reason: rejection.reason,
-                            detail: rejection.detail,
+                            reason: rejection.reason.clone(),
+                            detail: rejection.detail.clone(),
                         });
                     }
                     Err(rejection) => {
@@ -411,7 +410,7 @@ fn import_unless_known(
                             rejection.reason,
                             rejection.detail
                         );
-                        rejected.push(rejection);
+                        rejected.push(rejection.clone());
                     }
                 }
             }
@@ -425,7 +424,7 @@ fn import_unless_known(
                 }
                 if let Some(Ok((_, sha256))) = fingerprint.ready() {
                     if writer.imported_before(sha256)? {
-                        return Ok(true);
+                        return Ok((true, None));
                     }
                 }
                 progress(Progress {
@@ -439,7 +438,9 @@ fn import_unless_known(
             "{file}: waited {:.2} s for the reader",
             waited.as_secs_f64()
         );
-        Ok(false)
+        // The reader has sent its last batch; it hands back the formats it detected.
+        let reader = reading.join().ok();
+        Ok((false, reader))
     })?;
     if known_before {
         return Ok(None);
@@ -474,8 +475,8 @@ fn import_unless_known(
     summarize_rejections(&mut record, rejected);
     record.notes.extend(
         reader
-            .time_formats()
-            .into_iter()
+            .iter()
+            .flat_map(RowReader::time_formats)
             .map(|(field, format)| format!("{field} read as {format}")),
     );
     if cancel.load(Ordering::Relaxed) {
@@ -510,11 +511,12 @@ fn import_unless_known(
     Ok(Some(ImportOutcome::Imported { record, stats }))
 }
 
-/// Records read one after another; slots past `len` are spare, kept for their buffers.
+/// Rows read one after another, each with its line, or the reason it was rejected.
+/// `records` are the buffers the rows were read from, kept for the next batch.
 #[derive(Default)]
 struct Batch {
-    records: Vec<Result<Record, Rejection>>,
-    len: usize,
+    records: Vec<Record>,
+    rows: Vec<Result<(u64, Row), Rejection>>,
 }
 
 /// Records in a batch: enough that handing one over costs little per record.
@@ -523,41 +525,41 @@ const BATCH_RECORDS: usize = 1024;
 /// Batches the reader may be ahead of the writer: bounds the memory in flight.
 const BATCHES_AHEAD: usize = 4;
 
-/// The reader's side of `import_file`: reads records in batches until the file ends, it
-/// cannot be read on, or the other side stops taking batches.
+/// The reader's side of `import_file`: reads records and turns them into rows, in
+/// batches, until the file ends, it cannot be read on, or the other side stops taking
+/// batches. Gives back the row reader, which knows the time formats it detected.
 fn read_batches(
     source: &mut Source,
+    mut reader: RowReader,
     batches: &mpsc::SyncSender<Result<Batch, SourceError>>,
     returned: &mpsc::Receiver<Batch>,
-) {
+) -> RowReader {
     loop {
         let mut batch = returned.try_recv().unwrap_or_default();
-        batch.len = 0;
-        while batch.len < BATCH_RECORDS {
-            let next = match source.next_record() {
+        for (_, row) in batch.rows.drain(..).flatten() {
+            reader.recycle(row);
+        }
+        batch.records.resize_with(BATCH_RECORDS, Record::default);
+        for slot in &mut batch.records {
+            let row = match source.read_into(slot) {
                 None => break,
-                Some(Ok(next)) => next,
+                Some(Ok(Ok(()))) => reader
+                    .read(slot.line, &slot.fields)
+                    .map(|row| (slot.line, row)),
+                Some(Ok(Err(rejection))) => Err(rejection),
                 Some(Err(broken)) => {
-                    if batch.len > 0 && batches.send(Ok(batch)).is_err() {
-                        return;
+                    if !batch.rows.is_empty() && batches.send(Ok(batch)).is_err() {
+                        return reader;
                     }
                     let _ = batches.send(Err(broken));
-                    return;
+                    return reader;
                 }
             };
-            match (batch.records.get_mut(batch.len), next) {
-                (Some(Ok(slot)), Ok(record)) => {
-                    slot.line = record.line;
-                    slot.fields.clone_from(&record.fields);
-                }
-                (Some(slot), next) => *slot = next.cloned(),
-                (None, next) => batch.records.push(next.cloned()),
-            }
-            batch.len += 1;
+            batch.rows.push(row);
         }
-        let last = batch.len < BATCH_RECORDS;
+        let last = batch.rows.len() < BATCH_RECORDS;
         if batches.send(Ok(batch)).is_err() || last {
-            return;
+            return reader;
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use chrono::NaiveDate;
 use chrono_tz::Tz;
+use csv::StringRecord;
 
 use super::mapping::{Field, Mapping};
 use super::presets::{RowKind, Rules};
@@ -80,11 +81,32 @@ pub struct RowReader {
     decimal_comma: bool,
     /// Strings of rows given back by `recycle`, reused so a row costs no allocation.
     spare: Vec<String>,
+    /// With `with_repeats_dropped`: the user row last carried.
+    last_attrs: Option<LastAttrs>,
 }
 
-/// How many spare strings `recycle` keeps: more than a batch of rows' worth
-/// (`import::BATCH_ROWS` rows of up to 12 strings each).
-const SPARE_STRINGS: usize = 16 * 1024;
+/// How many spare strings `recycle` keeps: more than the batches in flight hold
+/// (`import::BATCHES_AHEAD` and two more, of `import::BATCH_RECORDS` rows of up to 12
+/// strings each).
+const SPARE_STRINGS: usize = 96 * 1024;
+
+/// The fields of a user's attributes, in `Attributes` order.
+const ATTRIBUTE_FIELDS: [Field; 5] = [
+    Field::Channel,
+    Field::Campaign,
+    Field::Country,
+    Field::Platform,
+    Field::AppVersion,
+];
+
+/// The user row a session or event row carried last, as read from its fields.
+#[derive(Default)]
+struct LastAttrs {
+    user: String,
+    install_ms: Option<i64>,
+    row_time_ms: i64,
+    texts: [String; 5],
+}
 
 impl RowReader {
     pub fn new(
@@ -107,7 +129,19 @@ impl RowReader {
             rules: Rules::default(),
             decimal_comma: false,
             spare: Vec::new(),
+            last_attrs: None,
         }
+    }
+
+    /// Leaves out the user row of a session or event row that repeats the previous row's
+    /// (same user, install time and attributes, and for rows without an install time no
+    /// earlier row time): the project keeps only the earliest of such rows anyway, and
+    /// most rows of a session file repeat their user's attributes. For imports; the
+    /// wizard's preview shows every row as it is.
+    #[must_use]
+    pub fn with_repeats_dropped(mut self) -> Self {
+        self.last_attrs = Some(LastAttrs::default());
+        self
     }
 
     /// Reads rows with a vendor preset's rules.
@@ -187,7 +221,7 @@ impl RowReader {
         }
     }
 
-    pub fn read(&mut self, line: u64, fields: &[String]) -> Result<Row, Rejection> {
+    pub fn read(&mut self, line: u64, fields: &StringRecord) -> Result<Row, Rejection> {
         let reject = |(reason, detail): (&str, String)| Rejection {
             line,
             reason: reason.to_owned(),
@@ -208,13 +242,12 @@ impl RowReader {
     }
 
     /// A session, event or install row (with a preset, whichever its key column says).
-    fn activity(&mut self, fields: &[String]) -> Result<Row, (&'static str, String)> {
+    fn activity(&mut self, fields: &StringRecord) -> Result<Row, (&'static str, String)> {
         let user = self.user(fields);
         if user.is_empty() {
             return Err(("missing user id", self.column_detail(Field::UserId)));
         }
         let install_ms = self.time(fields, Field::InstallTime)?;
-        let attrs = self.attributes(fields);
 
         match self.rules.row_kind.clone() {
             Some(RowKind::EventNames {
@@ -230,6 +263,7 @@ impl RowReader {
                             self.required_time(fields, Field::EventTime, "missing event time")?
                         }
                     };
+                    let attrs = self.attributes(fields);
                     return Ok(Row::Install(self.install_row(user, time_ms, attrs)));
                 }
                 if activity_only
@@ -245,6 +279,7 @@ impl RowReader {
                     .to_ascii_lowercase();
                 let time_ms = self.required_time(fields, Field::EventTime, "missing event time")?;
                 let cost = self.cost(fields, time_ms)?;
+                let attrs = self.attributes(fields);
                 let row = match activity.as_str() {
                     "install" => {
                         Row::Install(self.install_row(user, install_ms.unwrap_or(time_ms), attrs))
@@ -256,7 +291,7 @@ impl RowReader {
                             start_ms: time_ms,
                             end_ms: None,
                         },
-                        self.attr_row(&user, install_ms, time_ms, attrs),
+                        self.attr_row_with(&user, install_ms, time_ms, attrs),
                     ),
                     other => Row::Ignored(format!("activity_kind {other:?}")),
                 };
@@ -276,13 +311,14 @@ impl RowReader {
                         self.column_detail(Field::InstallTime),
                     )
                 })?;
+                let attrs = self.attributes(fields);
                 Ok(Row::Install(self.install_row(user, time_ms, attrs)))
             }
             FileKind::Sessions => {
                 let start_ms =
                     self.required_time(fields, Field::SessionStart, "missing session start")?;
                 let end_ms = self.session_end(fields, start_ms)?;
-                let attr_row = self.attr_row(&user, install_ms, start_ms, attrs);
+                let attr_row = self.attr_row(fields, &user, install_ms, start_ms);
                 Ok(Row::Session(
                     SessionRow {
                         user,
@@ -299,7 +335,7 @@ impl RowReader {
                     (!value.is_empty()).then(|| value.to_owned())
                 };
                 let (name, event_id) = (optional(Field::EventName), optional(Field::EventId));
-                let attr_row = self.attr_row(&user, install_ms, time_ms, attrs);
+                let attr_row = self.attr_row(fields, &user, install_ms, time_ms);
                 Ok(Row::Event(
                     EventRow {
                         user,
@@ -315,7 +351,7 @@ impl RowReader {
 
     /// The user id; presets with a second id column use it where the first is empty or
     /// all zeros (an advertising id the user withheld).
-    fn user(&mut self, fields: &[String]) -> String {
+    fn user(&mut self, fields: &StringRecord) -> String {
         let first = self.text(fields, Field::UserId);
         let withheld = first.chars().all(|c| c == '0' || c == '-');
         match self.rules.user_fallback.and_then(|i| fields.get(i)) {
@@ -329,7 +365,7 @@ impl RowReader {
 
     fn required_time(
         &mut self,
-        fields: &[String],
+        fields: &StringRecord,
         field: Field,
         missing: &'static str,
     ) -> Result<i64, (&'static str, String)> {
@@ -347,9 +383,39 @@ impl RowReader {
         }
     }
 
+    /// The user row that a session or event row carries (see `attr_row_with`), or `None`
+    /// when it repeats the one before it (see `with_repeats_dropped`).
+    fn attr_row(
+        &mut self,
+        fields: &StringRecord,
+        user: &str,
+        install_ms: Option<i64>,
+        row_time_ms: i64,
+    ) -> Option<AttrRow> {
+        let texts = ATTRIBUTE_FIELDS.map(|field| self.text(fields, field));
+        if let Some(last) = &mut self.last_attrs {
+            let same = last.user == user
+                && last.install_ms == install_ms
+                && last.texts.iter().zip(texts).all(|(a, b)| a == b);
+            // An install row repeats at the same install time; a plain attribute row
+            // only at a later row time, since the earliest row of each is what counts.
+            if same && (install_ms.is_some() || row_time_ms >= last.row_time_ms) {
+                return None;
+            }
+            user.clone_into(&mut last.user);
+            last.install_ms = install_ms;
+            last.row_time_ms = row_time_ms;
+            for (kept, text) in last.texts.iter_mut().zip(texts) {
+                text.clone_into(kept);
+            }
+        }
+        let attrs = self.attributes(fields);
+        self.attr_row_with(user, install_ms, row_time_ms, attrs)
+    }
+
     /// An install row when the row carries an install time; otherwise a plain attribute
     /// row when it carries any attribute.
-    fn attr_row(
+    fn attr_row_with(
         &mut self,
         user: &str,
         install_ms: Option<i64>,
@@ -375,7 +441,7 @@ impl RowReader {
     /// Adjust's cost columns on an activity row, as a spend row dated in the file's zone.
     fn cost(
         &mut self,
-        fields: &[String],
+        fields: &StringRecord,
         time_ms: i64,
     ) -> Result<Option<SpendRow>, (&'static str, String)> {
         let Some((amount_column, currency_column)) = self.rules.cost else {
@@ -405,7 +471,7 @@ impl RowReader {
         }))
     }
 
-    fn lookup(&self, fields: &[String]) -> Result<Row, (&'static str, String)> {
+    fn lookup(&self, fields: &StringRecord) -> Result<Row, (&'static str, String)> {
         let Some((id, name, parent)) = self.rules.lookup else {
             return Err(("missing id", "no id and name columns".to_owned()));
         };
@@ -422,7 +488,7 @@ impl RowReader {
         }))
     }
 
-    fn text<'a>(&self, fields: &'a [String], field: Field) -> &'a str {
+    fn text<'a>(&self, fields: &'a StringRecord, field: Field) -> &'a str {
         self.mapping
             .get(field)
             .and_then(|i| fields.get(i))
@@ -438,7 +504,7 @@ impl RowReader {
 
     fn time(
         &mut self,
-        fields: &[String],
+        fields: &StringRecord,
         field: Field,
     ) -> Result<Option<i64>, (&'static str, String)> {
         let value = self.text(fields, field);
@@ -469,7 +535,7 @@ impl RowReader {
     /// The end wins over a duration; with neither the length is unknown.
     fn session_end(
         &mut self,
-        fields: &[String],
+        fields: &StringRecord,
         start_ms: i64,
     ) -> Result<Option<i64>, (&'static str, String)> {
         if let Some(end_ms) = self.time(fields, Field::SessionEnd)? {
@@ -514,15 +580,9 @@ impl RowReader {
         Ok(Some(start_ms.saturating_add(millis)))
     }
 
-    fn attributes(&mut self, fields: &[String]) -> Attributes {
-        let [channel, campaign, country, platform, app_version] = [
-            Field::Channel,
-            Field::Campaign,
-            Field::Country,
-            Field::Platform,
-            Field::AppVersion,
-        ]
-        .map(|field| self.text(fields, field));
+    fn attributes(&mut self, fields: &StringRecord) -> Attributes {
+        let [channel, campaign, country, platform, app_version] =
+            ATTRIBUTE_FIELDS.map(|field| self.text(fields, field));
         let mut attrs = Attributes {
             channel: self.owned(channel),
             campaign: self.owned(campaign),
@@ -547,7 +607,7 @@ impl RowReader {
         attrs
     }
 
-    fn spend(&self, fields: &[String]) -> Result<Row, (&'static str, String)> {
+    fn spend(&self, fields: &StringRecord) -> Result<Row, (&'static str, String)> {
         let date = self.date(fields)?;
         let amount = self
             .number(fields, Field::Amount)?
@@ -580,7 +640,7 @@ impl RowReader {
         }))
     }
 
-    fn rate(&self, fields: &[String]) -> Result<Row, (&'static str, String)> {
+    fn rate(&self, fields: &StringRecord) -> Result<Row, (&'static str, String)> {
         let date = self.date(fields)?;
         let currency = self.text(fields, Field::Currency);
         if currency.is_empty() {
@@ -600,7 +660,7 @@ impl RowReader {
     }
 
     /// A calendar date as given: `YYYY-MM-DD`, optionally followed by a time.
-    fn date(&self, fields: &[String]) -> Result<NaiveDate, (&'static str, String)> {
+    fn date(&self, fields: &StringRecord) -> Result<NaiveDate, (&'static str, String)> {
         let value = self.text(fields, Field::Date);
         if value.is_empty() {
             return Err(("missing date", String::new()));
@@ -620,7 +680,7 @@ impl RowReader {
 
     fn number(
         &self,
-        fields: &[String],
+        fields: &StringRecord,
         field: Field,
     ) -> Result<Option<f64>, (&'static str, String)> {
         let value = self.text(fields, field);
@@ -670,8 +730,8 @@ mod tests {
         )
     }
 
-    fn fields(values: &[&str]) -> Vec<String> {
-        values.iter().map(|s| (*s).to_owned()).collect()
+    fn fields(values: &[&str]) -> StringRecord {
+        StringRecord::from(values.to_vec())
     }
 
     #[test]
@@ -773,6 +833,58 @@ mod tests {
                 .reason,
             "bad date"
         );
+    }
+
+    #[test]
+    fn repeated_user_rows_are_dropped_only_where_they_add_nothing() {
+        let columns = ["user_id", "install_time", "session_start", "channel"];
+        let mut r =
+            reader(FileKind::Sessions, &columns, DurationUnit::Seconds).with_repeats_dropped();
+        let mut carries = |line: u64, values: [&str; 4]| match r.read(line, &fields(&values)) {
+            Ok(Row::Session(_, attrs)) => attrs.map(|a| (a.is_install, a.attrs.channel)),
+            other => panic!("line {line}: not a session: {other:?}"),
+        };
+        let install = Some((true, "fb".to_owned()));
+        let plain = |channel: &str| Some((false, channel.to_owned()));
+        let day = |d: u32| format!("2024-01-0{d} 10:00:00");
+
+        // The same user, install time and channel again: nothing new.
+        assert_eq!(
+            carries(2, ["a", "2024-01-01 09:00:00", &day(1), "fb"]),
+            install
+        );
+        assert_eq!(
+            carries(3, ["a", "2024-01-01 09:00:00", &day(2), "fb"]),
+            None
+        );
+        // Another channel, another install time or another user each count.
+        assert_eq!(
+            carries(4, ["a", "2024-01-01 09:00:00", &day(3), "g"]),
+            Some((true, "g".to_owned()))
+        );
+        assert_eq!(
+            carries(5, ["a", "2024-01-02 09:00:00", &day(3), "g"]),
+            Some((true, "g".to_owned()))
+        );
+        assert_eq!(
+            carries(6, ["b", "2024-01-02 09:00:00", &day(3), "g"]),
+            Some((true, "g".to_owned()))
+        );
+        // Without an install time the row's own time decides: a later repeat adds
+        // nothing, an earlier one moves the attributes' first sighting back.
+        assert_eq!(carries(7, ["c", "", &day(5), "tt"]), plain("tt"));
+        assert_eq!(carries(8, ["c", "", &day(6), "tt"]), None);
+        assert_eq!(carries(9, ["c", "", &day(4), "tt"]), plain("tt"));
+
+        // The wizard's reader, without the option, shows every row's attributes.
+        let mut every = reader(FileKind::Sessions, &columns, DurationUnit::Seconds);
+        for line in [2, 3] {
+            let values = ["a", "2024-01-01 09:00:00", "2024-01-01 10:00:00", "fb"];
+            assert!(matches!(
+                every.read(line, &fields(&values)),
+                Ok(Row::Session(_, Some(_)))
+            ));
+        }
     }
 
     #[test]

@@ -31,11 +31,12 @@ impl Format {
     }
 }
 
-/// One data row: where it started in the file and its fields as text.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One data row: where it started in the file and its fields as text (one buffer for
+/// all fields, reused from row to row).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Record {
     pub line: u64,
-    pub fields: Vec<String>,
+    pub fields: csv::StringRecord,
 }
 
 /// A problem that stops reading the file altogether.
@@ -75,7 +76,6 @@ pub struct Source {
 enum Records {
     Csv {
         reader: csv::Reader<Box<dyn Read + Send>>,
-        record: csv::ByteRecord,
         /// Added to the csv crate's line numbers: with CRLF endings it reports a record
         /// one line early (it stands between the `\r` and the `\n`), and users look
         /// for the line their editor shows.
@@ -138,10 +138,7 @@ impl Source {
             format,
             compressed,
             records,
-            current: Record {
-                line: 0,
-                fields: Vec::new(),
-            },
+            current: Record::default(),
             bytes_read,
         })
     }
@@ -158,20 +155,29 @@ impl Source {
     /// The next record; a row that cannot be read is a rejection, the end is `None`.
     /// The record is lent until the next call, which reuses its buffers.
     pub fn next_record(&mut self) -> Option<Result<Result<&Record, Rejection>, SourceError>> {
+        let mut current = std::mem::take(&mut self.current);
+        let read = self.read_into(&mut current);
+        self.current = current;
+        read.map(|r| r.map(|r| r.map(|()| &self.current)))
+    }
+
+    /// Reads the next record into `into`, reusing its buffer: what `next_record` does,
+    /// for a caller that keeps records of its own (the import's batches).
+    pub fn read_into(
+        &mut self,
+        into: &mut Record,
+    ) -> Option<Result<Result<(), Rejection>, SourceError>> {
         let width = self.columns.len();
-        let current = &mut self.current;
         match &mut self.records {
             Records::Csv {
                 reader,
-                record,
                 line_offset,
-            } => match reader.read_byte_record(record) {
+            } => match reader.read_record(&mut into.fields) {
                 Ok(false) => None,
                 Ok(true) => {
-                    let line = record.position().map_or(0, csv::Position::line) + *line_offset;
-                    Some(Ok(
-                        csv_fields(record, line, width, current).map(|()| &*current)
-                    ))
+                    let line = into.fields.position().map_or(0, csv::Position::line) + *line_offset;
+                    into.line = line;
+                    Some(Ok(check_width(&into.fields, line, width)))
                 }
                 Err(e) if e.is_io_error() => Some(Err(SourceError::Broken {
                     last_line: reader.position().line().saturating_sub(1) + *line_offset,
@@ -179,10 +185,22 @@ impl Source {
                 })),
                 Err(e) => {
                     let line = e.position().map_or(0, csv::Position::line) + *line_offset;
-                    Some(Err(SourceError::Malformed {
-                        line,
-                        message: e.to_string(),
-                    }))
+                    match e.kind() {
+                        // The csv crate validates a record's text as a whole; the rows
+                        // after it read on.
+                        csv::ErrorKind::Utf8 { err, .. } => Some(Ok(Err(Rejection {
+                            line,
+                            reason: "invalid UTF-8".to_owned(),
+                            detail: format!(
+                                "field {} is not UTF-8 text (is the file in another encoding?)",
+                                err.field() + 1
+                            ),
+                        }))),
+                        _ => Some(Err(SourceError::Malformed {
+                            line,
+                            message: e.to_string(),
+                        })),
+                    }
                 }
             },
             Records::Json { lines, line, ahead } => {
@@ -194,10 +212,7 @@ impl Source {
                     },
                 };
                 Some(Ok(parsed
-                    .map(|pairs| {
-                        *current = json_fields(&self.columns, pairs, number);
-                        &*current
-                    })
+                    .map(|pairs| json_fields(&self.columns, pairs, number, into))
                     .map_err(|detail| Rejection {
                         line: number,
                         reason: "invalid JSON".to_owned(),
@@ -282,6 +297,9 @@ fn open_csv(
     let boxed: Box<dyn Read + Send> = Box::new(reader);
     let mut csv = csv::ReaderBuilder::new()
         .delimiter(delimiter)
+        // As large as the buffer it reads from, which then hands its bytes over
+        // without copying them once more.
+        .buffer_capacity(1 << 16)
         .flexible(true)
         .has_headers(true)
         .from_reader(boxed);
@@ -308,41 +326,21 @@ fn open_csv(
         columns,
         Records::Csv {
             reader: csv,
-            record: csv::ByteRecord::new(),
             line_offset: u64::from(crlf),
         },
     ))
 }
 
-/// Copies a CSV record's fields into `into`, reusing its strings' buffers.
-fn csv_fields(
-    record: &csv::ByteRecord,
-    line: u64,
-    width: usize,
-    into: &mut Record,
-) -> Result<(), Rejection> {
-    if record.len() != width {
-        return Err(Rejection {
-            line,
-            reason: "wrong number of fields".to_owned(),
-            detail: format!("expected {width} fields, found {}", record.len()),
-        });
+/// A record with more or fewer fields than the header is rejected.
+fn check_width(record: &csv::StringRecord, line: u64, width: usize) -> Result<(), Rejection> {
+    if record.len() == width {
+        return Ok(());
     }
-    into.line = line;
-    into.fields.resize_with(width, String::new);
-    for (i, (raw, field)) in record.iter().zip(&mut into.fields).enumerate() {
-        let text = std::str::from_utf8(raw).map_err(|_| Rejection {
-            line,
-            reason: "invalid UTF-8".to_owned(),
-            detail: format!(
-                "field {} is not UTF-8 text (is the file in another encoding?)",
-                i + 1
-            ),
-        })?;
-        field.clear();
-        field.push_str(text);
-    }
-    Ok(())
+    Err(Rejection {
+        line,
+        reason: "wrong number of fields".to_owned(),
+        detail: format!("expected {width} fields, found {}", record.len()),
+    })
 }
 
 fn open_json(reader: Box<dyn BufRead + Send>) -> Result<(Vec<String>, Records), SourceError> {
@@ -430,14 +428,19 @@ fn flatten(prefix: &str, value: &serde_json::Value, out: &mut Vec<(String, Strin
     }
 }
 
-fn json_fields(columns: &[String], pairs: Vec<(String, String)>, line: u64) -> Record {
+/// Puts a JSON line's values in column order into `into` (empty where a key is missing).
+fn json_fields(columns: &[String], pairs: Vec<(String, String)>, line: u64, into: &mut Record) {
     let mut fields = vec![String::new(); columns.len()];
     for (key, value) in pairs {
         if let Some(i) = columns.iter().position(|c| *c == key) {
             fields[i] = value;
         }
     }
-    Record { line, fields }
+    into.line = line;
+    into.fields.clear();
+    for field in &fields {
+        into.fields.push_field(field);
+    }
 }
 
 #[cfg(test)]
