@@ -114,6 +114,11 @@ fn generate_events(path: &Path, rows: u64) -> std::io::Result<()> {
     out.flush()
 }
 
+/// Waits until written data is on disk (`sync`), where the command exists.
+fn settle() {
+    let _ = Command::new("sync").status();
+}
+
 fn peak_rss_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
@@ -192,7 +197,10 @@ fn import_figures(
     println!("| what | figure |");
     println!("|---|---|");
 
-    // The reference: the sqlite3 shell's .import of the same file, in the same run.
+    // The reference: the sqlite3 shell's .import of the same file, in the same run. Each
+    // import starts once the disk has taken what was written before it, so neither pays
+    // for the other's (or the generator's) writes.
+    settle();
     let reference = {
         let db = dir.join("reference.db");
         let _ = std::fs::remove_file(&db);
@@ -211,6 +219,7 @@ fn import_figures(
         }
     };
 
+    settle();
     let project_path = dir.join("bench.cohort");
     let _ = std::fs::remove_file(&project_path);
     let mut project = Project::create(&project_path)?;

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::ops::Range;
+use std::sync::mpsc;
 
 use chrono::NaiveDate;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
@@ -86,7 +87,6 @@ fn rebuild_in_parts(
     tx.execute_batch("DELETE FROM built_chunks; DELETE FROM build_stats;")?;
     let options = BuildOptions::from_settings(settings);
     let mut stats = BuildStats::default();
-    let mut out = BuiltWriter::default();
 
     // Each row goes to the part its user is in (reading one part's rows alone), or all
     // rows are read at once when there is only one part.
@@ -116,43 +116,79 @@ fn rebuild_in_parts(
             return Ok(None);
         }
     }
-    for (index, part) in parts.iter().enumerate() {
-        let mut rows: Vec<UserRows> = part.clone().map(|_| UserRows::default()).collect();
-        let mut add = |seq: i64, user: u32, row: RawRow<'_>| {
-            let Some(r) = rank.get(user as usize).map(|&r| r as usize) else {
-                return;
-            };
-            if part.contains(&r) {
-                add_row(&mut rows[r - part.start], seq, row, &values, &directory);
-            }
-        };
-        if spilled {
-            each_spilled_row(tx, &spilled_chunks[index], &mut add)?;
-        } else {
-            raw::each_raw_row(tx, |import_id, line, user, row| {
-                add(seq(import_id, line), user, row);
-            })?;
-        }
-        // A user whose every row was removed with its import is no user at all.
-        let users: BTreeMap<String, UserRows> = part
-            .clone()
-            .zip(rows)
-            .filter(|(_, rows)| {
-                !(rows.sessions.is_empty() && rows.events.is_empty() && rows.attrs.is_empty())
+
+    // This thread fetches each part's chunks while the `rebuild-part` thread decodes,
+    // builds and encodes the part before it; the chunks it encodes come back here to be
+    // written. What a part allocates is freed on the thread that allocated it.
+    let (parts_out, parts_in) = mpsc::sync_channel::<Vec<RawChunk>>(1);
+    let (built_out, built_in) = mpsc::sync_channel::<rusqlite::Result<BuiltPart>>(1);
+    let options = &options;
+    let known = Known {
+        keys: &keys,
+        order: &order,
+        rank: &rank,
+        values: &values,
+        directory: &directory,
+    };
+    let parts_ref = &parts;
+    let dictionary = std::thread::scope(|scope| -> rusqlite::Result<Option<Dictionary>> {
+        let building = std::thread::Builder::new()
+            .name("rebuild-part".to_owned())
+            .spawn_scoped(scope, move || {
+                let mut out = BuiltWriter::default();
+                for (part, chunks) in parts_ref.iter().zip(parts_in) {
+                    let built = known
+                        .part_rows(part, &chunks)
+                        .map(|users| sessions::build(users, options))
+                        .map(|built| out.encode(&built, &mut dictionary));
+                    if built_out.send(built).is_err() {
+                        break;
+                    }
+                }
+                dictionary
             })
-            .map(|(r, rows)| (keys[order[r] as usize].clone(), rows))
-            .collect();
-        let built = sessions::build(users, &options);
-        stats.absorb(&built.stats);
-        out.write(tx, &built, &mut dictionary)?;
-        done += part
-            .clone()
-            .map(|r| u64::from(rows_of[order[r] as usize]))
-            .sum::<u64>();
-        if !watch(done, total) {
-            return Ok(None);
+            .map_err(|e| stopped(&format!("cannot start the rebuild's thread: {e}")))?;
+        let stopped_early = || stopped("the rebuild's thread stopped");
+        let mut write = |part: BuiltPart| -> rusqlite::Result<()> {
+            stats.absorb(&part.stats);
+            for (kind, rows, bytes) in part.chunks {
+                put_built(tx, kind, rows, bytes)?;
+            }
+            Ok(())
+        };
+
+        for (index, part) in parts.iter().enumerate() {
+            let chunks = if spilled {
+                spilled_chunks_of(tx, &spilled_chunks[index])?
+            } else {
+                raw::raw_chunks(tx)?
+            };
+            // The part before this one is built by now, or soon: write it, then hand
+            // this one over.
+            if index > 0 {
+                write(built_in.recv().map_err(|_| stopped_early())??)?;
+            }
+            parts_out.send(chunks).map_err(|_| stopped_early())?;
+            done += part
+                .clone()
+                .map(|r| u64::from(rows_of[order[r] as usize]))
+                .sum::<u64>();
+            if !watch(done, total) {
+                return Ok(None);
+            }
         }
-    }
+        drop(parts_out);
+        for built in &built_in {
+            write(built?)?;
+        }
+        building
+            .join()
+            .map(Some)
+            .map_err(|_| stopped("the rebuild's thread failed"))
+    })?;
+    let Some(mut dictionary) = dictionary else {
+        return Ok(None);
+    };
     if spilled {
         tx.execute_batch("DROP TABLE temp.rebuild_parts;")?;
     }
@@ -283,27 +319,80 @@ fn spill_into_parts(
     Ok(chunks)
 }
 
-/// Visits the rows of the spilled chunks of one part (`spill_into_parts`), with their
-/// place in import order.
-fn each_spilled_row(
-    tx: &Transaction<'_>,
-    chunks: &[i64],
-    mut visit: impl FnMut(i64, u32, RawRow<'_>),
-) -> rusqlite::Result<()> {
+/// A chunk of raw rows as fetched for a part: `import_id` is `None` for spilled chunks,
+/// whose rows carry their place in import order already.
+pub(super) struct RawChunk {
+    pub import_id: Option<i64>,
+    pub kind: usize,
+    pub data: Vec<u8>,
+}
+
+/// The spilled chunks of one part (`spill_into_parts`).
+fn spilled_chunks_of(tx: &Transaction<'_>, chunks: &[i64]) -> rusqlite::Result<Vec<RawChunk>> {
     // By rowid: a part's chunks are a few among many, and a scan would read them all.
     let mut stmt =
         tx.prepare_cached("SELECT kind, data FROM temp.rebuild_parts WHERE rowid = ?1")?;
+    let mut fetched = Vec::with_capacity(chunks.len());
     for &rowid in chunks {
         let mut rows = stmt.query([rowid])?;
-        let Some(row) = rows.next()? else {
-            continue;
-        };
-        let kind = usize::try_from(row.get::<_, i64>(0)?).unwrap_or(usize::MAX);
-        let data = row.get_ref(1)?.as_blob()?;
-        raw::decode_rows(kind, data, &mut visit)
-            .map_err(|Corrupt| raw::corrupt("rebuild rows that do not decode"))?;
+        if let Some(row) = rows.next()? {
+            fetched.push(RawChunk {
+                import_id: None,
+                kind: usize::try_from(row.get::<_, i64>(0)?).unwrap_or(usize::MAX),
+                data: row.get(1)?,
+            });
+        }
     }
-    Ok(())
+    Ok(fetched)
+}
+
+/// What every part is built with: users' keys and order, and texts by number.
+#[derive(Clone, Copy)]
+struct Known<'a> {
+    keys: &'a [String],
+    /// User numbers in key order, and each user's place in it.
+    order: &'a [u32],
+    rank: &'a [u32],
+    values: &'a [String],
+    directory: &'a Directory,
+}
+
+impl Known<'_> {
+    /// The rows of the users of `part` (ranks in key order) from its chunks, by key.
+    fn part_rows(
+        self,
+        part: &Range<usize>,
+        chunks: &[RawChunk],
+    ) -> rusqlite::Result<BTreeMap<String, UserRows>> {
+        let mut rows: Vec<UserRows> = part.clone().map(|_| UserRows::default()).collect();
+        for chunk in chunks {
+            raw::decode_rows(chunk.kind, &chunk.data, |line, user, row| {
+                let Some(r) = self.rank.get(user as usize).map(|&r| r as usize) else {
+                    return;
+                };
+                if part.contains(&r) {
+                    let seq = chunk.import_id.map_or(line, |id| seq(id, line));
+                    add_row(
+                        &mut rows[r - part.start],
+                        seq,
+                        row,
+                        self.values,
+                        self.directory,
+                    );
+                }
+            })
+            .map_err(|Corrupt| raw::corrupt("rebuild rows that do not decode"))?;
+        }
+        // A user whose every row was removed with its import is no user at all.
+        Ok(part
+            .clone()
+            .zip(rows)
+            .filter(|(_, rows)| {
+                !(rows.sessions.is_empty() && rows.events.is_empty() && rows.attrs.is_empty())
+            })
+            .map(|(r, rows)| (self.keys[self.order[r] as usize].clone(), rows))
+            .collect())
+    }
 }
 
 /// The key of `build_stats` that keeps the last moment in the raw rows.
@@ -326,20 +415,25 @@ fn cut_into_parts(order: &[u32], rows_of: &[u32], part_rows: u64) -> Vec<Range<u
     parts
 }
 
-/// Writes built users and sessions as chunks.
+/// One part's users and sessions, encoded: what `rebuild-part` hands back to be written.
+struct BuiltPart {
+    stats: BuildStats,
+    /// Kind, rows and bytes of each chunk, in order.
+    chunks: Vec<(&'static str, usize, Vec<u8>)>,
+}
+
+/// Encodes built users and sessions as chunks.
 #[derive(Default)]
 struct BuiltWriter {
-    /// Users written so far: the number of the next one.
+    /// Users encoded so far: the number of the next one.
     users: u32,
 }
 
 impl BuiltWriter {
-    fn write(
-        &mut self,
-        tx: &Transaction<'_>,
-        built: &sessions::Built,
-        dictionary: &mut Dictionary,
-    ) -> rusqlite::Result<()> {
+    /// Encodes one part's users and sessions; their attribute texts get their numbers
+    /// from `dictionary`, which writes new ones when it is flushed.
+    fn encode(&mut self, built: &sessions::Built, dictionary: &mut Dictionary) -> BuiltPart {
+        let mut chunks = Vec::new();
         let mut e = Encoder::default();
         for user in &built.users {
             e.text(Some(&user.key));
@@ -353,11 +447,11 @@ impl BuiltWriter {
                 &a.platform,
                 &a.app_version,
             ] {
-                e.unsigned(u64::from(dictionary.id(tx, text)?));
+                e.unsigned(u64::from(dictionary.number(text)));
             }
             e.rows += 1;
         }
-        put_built(tx, USERS, &mut e)?;
+        take_chunk(&mut chunks, USERS, &mut e);
 
         let mut previous_user = 0;
         for session in &built.sessions {
@@ -369,27 +463,48 @@ impl BuiltWriter {
             e.unsigned(session.source as u64);
             e.rows += 1;
             if e.rows >= CHUNK_ROWS {
-                put_built(tx, SESSIONS, &mut e)?;
+                take_chunk(&mut chunks, SESSIONS, &mut e);
                 previous_user = 0;
             }
         }
-        put_built(tx, SESSIONS, &mut e)?;
+        take_chunk(&mut chunks, SESSIONS, &mut e);
         self.users += built.users.len() as u32;
-        Ok(())
+        BuiltPart {
+            stats: built.stats.clone(),
+            chunks,
+        }
     }
 }
 
 const USERS: &str = "users";
 const SESSIONS: &str = "sessions";
 
-fn put_built(tx: &Transaction<'_>, kind: &str, e: &mut Encoder) -> rusqlite::Result<()> {
-    if e.rows == 0 {
-        return Ok(());
+/// Moves what `e` holds, if anything, into `chunks` as a chunk of `kind`.
+fn take_chunk(
+    chunks: &mut Vec<(&'static str, usize, Vec<u8>)>,
+    kind: &'static str,
+    e: &mut Encoder,
+) {
+    if e.rows > 0 {
+        let (rows, bytes) = e.take();
+        chunks.push((kind, rows, bytes));
     }
-    let (rows, bytes) = e.take();
+}
+
+fn put_built(
+    tx: &Transaction<'_>,
+    kind: &str,
+    rows: usize,
+    bytes: Vec<u8>,
+) -> rusqlite::Result<()> {
     tx.prepare_cached("INSERT INTO built_chunks (kind, rows, data) VALUES (?1, ?2, ?3)")?
         .execute(params![kind, rows as i64, bytes])?;
     Ok(())
+}
+
+/// An error for a rebuild that could not go on for a reason of its own, not SQLite's.
+fn stopped(why: &str) -> rusqlite::Error {
+    rusqlite::Error::ToSqlConversionFailure(why.into())
 }
 
 /// Moves the rows of the version 2 tables into chunks, one import at a time.

@@ -72,35 +72,40 @@ impl Dictionary {
 
     /// The number of a text, adding it to the table the first time.
     pub fn id(&mut self, conn: &Connection, text: &str) -> rusqlite::Result<u32> {
+        let id = self.number(text);
+        if self.pending.len() >= TEXTS_PER_INSERT {
+            self.write(conn, TEXTS_PER_INSERT)?;
+        }
+        Ok(id)
+    }
+
+    /// The number of a text; a new one is written by the next `id` or `flush`, so this
+    /// needs no connection (the rebuild numbers texts on a thread of its own).
+    pub fn number(&mut self, text: &str) -> u32 {
         match &mut self.last {
-            Some((last, id)) if last == text => return Ok(*id),
+            Some((last, id)) if last == text => return *id,
             Some((last, id)) => {
                 if let Some(&known) = self.ids.get(text) {
                     last.clear();
                     last.push_str(text);
                     *id = known;
-                    return Ok(known);
+                    return known;
                 }
             }
             None => {}
         }
-        let id = self.id_uncached(conn, text)?;
+        let id = match self.ids.get(text) {
+            Some(&id) => id,
+            None => {
+                let id = self.next;
+                self.ids.insert(text.to_owned(), id);
+                self.pending.push((id, text.to_owned()));
+                self.next += 1;
+                id
+            }
+        };
         self.last = Some((text.to_owned(), id));
-        Ok(id)
-    }
-
-    fn id_uncached(&mut self, conn: &Connection, text: &str) -> rusqlite::Result<u32> {
-        if let Some(&id) = self.ids.get(text) {
-            return Ok(id);
-        }
-        let id = self.next;
-        self.ids.insert(text.to_owned(), id);
-        self.pending.push((id, text.to_owned()));
-        self.next += 1;
-        if self.pending.len() >= TEXTS_PER_INSERT {
-            self.write(conn, TEXTS_PER_INSERT)?;
-        }
-        Ok(id)
+        id
     }
 
     /// Writes the new texts to the table; before anything reads it.
@@ -384,6 +389,19 @@ pub fn each_raw_row(
     conn: &Connection,
     mut visit: impl FnMut(i64, i64, u32, RawRow<'_>),
 ) -> rusqlite::Result<()> {
+    each_raw_chunk(conn, |import_id, kind, data| {
+        decode_rows(kind, data, |line, user, row| {
+            visit(import_id, line, user, row);
+        })
+        .map_err(|Corrupt| corrupt("a raw chunk that does not decode"))
+    })
+}
+
+/// Visits every raw chunk in import order, with its import and kind.
+fn each_raw_chunk(
+    conn: &Connection,
+    mut visit: impl FnMut(i64, usize, &[u8]) -> rusqlite::Result<()>,
+) -> rusqlite::Result<()> {
     // The order is taken from the small columns alone and each chunk fetched by rowid:
     // `ORDER BY import_id` over the table would copy every blob through SQLite's sorter.
     let mut order: Vec<(i64, i64)> = conn
@@ -402,13 +420,23 @@ pub fn each_raw_row(
             .iter()
             .position(|k| *k == kind)
             .ok_or_else(|| corrupt("a raw chunk of an unknown kind"))?;
-        let data = row.get_ref(1)?.as_blob()?;
-        decode_rows(kind, data, |line, user, row| {
-            visit(import_id, line, user, row)
-        })
-        .map_err(|Corrupt| corrupt("a raw chunk that does not decode"))?;
+        visit(import_id, kind, row.get_ref(1)?.as_blob()?)?;
     }
     Ok(())
+}
+
+/// Every raw chunk, in import order (as `each_raw_row` visits them).
+pub(super) fn raw_chunks(conn: &Connection) -> rusqlite::Result<Vec<super::load::RawChunk>> {
+    let mut chunks = Vec::new();
+    each_raw_chunk(conn, |import_id, kind, data| {
+        chunks.push(super::load::RawChunk {
+            import_id: Some(import_id),
+            kind,
+            data: data.to_vec(),
+        });
+        Ok(())
+    })?;
+    Ok(chunks)
 }
 
 /// Reads the rows of one chunk of `KINDS[kind]`, as `encode_row` wrote them.
