@@ -50,7 +50,10 @@ fn generate(path: &Path, rows: u64) -> std::io::Result<()> {
         let install_min = day * 1440 + rng.below(1440);
         let channel = channels[usize::try_from(user % 8).unwrap_or(0)];
         for _ in 0..(1 + rng.below(30)).min(rows - written) {
-            let start_min = install_min + rng.below(1440) * rng.below(40) / 8;
+            // Most sessions come in the first days, a few up to two months later, so
+            // that retention decays over the D0-D30 columns as it does in real apps.
+            let latest_day = rng.below(60);
+            let start_min = install_min + rng.below(1 + latest_day) * 1440 + rng.below(1440);
             let stamp = |minute: u64| {
                 let d = minute / 1440;
                 format!(
@@ -156,24 +159,95 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .and_then(|i| args.get(i + 1))
     };
     let temp = tempfile::tempdir()?;
-    let project = match value_of("--project") {
-        Some(existing) => std::path::PathBuf::from(existing),
+    let events = args.iter().any(|a| a == "--events");
+    let (project, csv) = match value_of("--project") {
+        Some(existing) => (std::path::PathBuf::from(existing), None),
         None => {
             let dir = value_of("--keep").map_or_else(|| temp.path().to_owned(), Into::into);
             std::fs::create_dir_all(&dir)?;
-            import_figures(&dir, rows, args.iter().any(|a| a == "--events"))?
+            let (project, csv, import_time) = import_figures(&dir, rows, events)?;
+            (project, Some((csv, import_time)))
         }
     };
-    view_figures(&project)
+    let ours = view_figures(&project)?;
+    match csv {
+        // The DuckDB script reads session files.
+        Some((csv, import_time)) if !events => duckdb_figures(&csv, import_time, &ours),
+        _ => {}
+    }
+    Ok(())
+}
+
+/// DuckDB answering the views' questions on the raw rows of the same CSV
+/// (`examples/duckdb_reference.py`), beside our figures, where Python has `duckdb`.
+fn duckdb_figures(csv: &Path, import_time: Duration, ours: &[(&str, Duration)]) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/duckdb_reference.py");
+    let output = Command::new("python3")
+        .arg(&script)
+        .arg(csv)
+        .args(["--runs", "5"])
+        .stderr(std::process::Stdio::inherit())
+        .output();
+    let figures: serde_json::Value = match output {
+        Ok(out) if out.status.success() => match serde_json::from_slice(&out.stdout) {
+            Ok(figures) => figures,
+            Err(e) => {
+                println!("  (the DuckDB script's output did not read: {e})");
+                return;
+            }
+        },
+        _ => {
+            println!("  (no DuckDB reference: `pip install duckdb` for it; .ci/bench installs it)");
+            return;
+        }
+    };
+    println!();
+    println!(
+        "DuckDB {} on the raw rows of the same CSV:",
+        figures["duckdb_version"].as_str().unwrap_or("?")
+    );
+    println!();
+    println!("| what | DuckDB | ours | ours faster by |");
+    println!("|---|---|---|---|");
+    if let Some(load_s) = figures["load_s"].as_f64() {
+        println!(
+            "| load the CSV into its own file | {load_s:.1} s | {:.1} s | {:.1}x |",
+            import_time.as_secs_f64(),
+            load_s / import_time.as_secs_f64()
+        );
+    }
+    // Our views by the script's names for them.
+    let pairs = [
+        ("overview", "Overview, all users"),
+        ("channels", "Channels"),
+        ("campaigns", "Campaigns"),
+        ("cohorts_week", "Cohorts, weeks x D0-30"),
+        ("cohorts_day", "Cohorts, days x D0-30"),
+        ("sessions", "Sessions"),
+        ("quality", "Quality"),
+    ];
+    for (key, name) in pairs {
+        let theirs = figures["views"][key]["median_ms"].as_f64();
+        let mine = ours
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, d)| d.as_secs_f64() * 1e3);
+        if let (Some(theirs), Some(mine)) = (theirs, mine) {
+            println!(
+                "| view: {name} (median) | {theirs:.0} ms | {mine:.0} ms | {:.0}x |",
+                theirs / mine.max(0.001)
+            );
+        }
+    }
 }
 
 /// Generates the CSV, imports it beside the `sqlite3` reference and prints the figures;
-/// returns the project's path.
+/// returns the project's path, the CSV's and how long our import took.
 fn import_figures(
     dir: &Path,
     rows: u64,
     events: bool,
-) -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
+) -> Result<(std::path::PathBuf, std::path::PathBuf, Duration), Box<dyn std::error::Error>> {
     let (kind, csv) = if events {
         (FileKind::Events, dir.join("events.csv"))
     } else {
@@ -268,11 +342,14 @@ fn import_figures(
         file_bytes / 1e6,
         file_bytes / rows as f64
     );
-    Ok(project_path)
+    Ok((project_path, csv, import_time))
 }
 
-/// Opens a project, prepares it and runs every view's query, printing the figures.
-fn view_figures(project_path: &Path) -> Result<(), Box<dyn std::error::Error>> {
+/// Opens a project, prepares it and runs every view's query, printing the figures;
+/// returns each view's median.
+fn view_figures(
+    project_path: &Path,
+) -> Result<Vec<(&'static str, Duration)>, Box<dyn std::error::Error>> {
     let (loaded, open_time) = time(|| Project::open(project_path).and_then(|p| p.load_dataset()));
     let dataset = loaded?;
     let (_, prepare_time) = time(|| Prepared::new(&dataset));
@@ -306,7 +383,7 @@ fn view_figures(project_path: &Path) -> Result<(), Box<dyn std::error::Error>> {
         metric: MatrixMetric::Retention,
         max_day: 30,
     };
-    let views: Vec<(&str, &Filter, ViewQuery)> = vec![
+    let views: Vec<(&'static str, &Filter, ViewQuery)> = vec![
         ("Overview, all users", &all, ViewQuery::Overview),
         ("Overview, one channel", &google, ViewQuery::Overview),
         (
@@ -348,7 +425,7 @@ fn view_figures(project_path: &Path) -> Result<(), Box<dyn std::error::Error>> {
         ),
         ("Quality", &all, ViewQuery::Quality { min_installs: 50 }),
     ];
-    let queries: Vec<(&str, Query<'_>)> = views
+    let queries: Vec<(&'static str, Query<'_>)> = views
         .into_iter()
         .map(|(name, filter, view)| {
             let query = worker::Query {
@@ -362,6 +439,7 @@ fn view_figures(project_path: &Path) -> Result<(), Box<dyn std::error::Error>> {
             (name, run)
         })
         .collect();
+    let mut medians = Vec::new();
     for (name, mut query) in queries {
         let (median, worst) = query_figures(5, &mut query);
         println!(
@@ -369,6 +447,7 @@ fn view_figures(project_path: &Path) -> Result<(), Box<dyn std::error::Error>> {
             median.as_secs_f64() * 1e3,
             worst.as_secs_f64() * 1e3
         );
+        medians.push((name, median));
     }
-    Ok(())
+    Ok(medians)
 }
