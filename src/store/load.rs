@@ -570,7 +570,14 @@ pub(super) fn move_version_2_rows(tx: &Transaction<'_>) -> rusqlite::Result<()> 
 }
 
 pub(super) fn load_dataset(conn: &Connection, settings: Settings) -> rusqlite::Result<Dataset> {
+    let started = std::time::Instant::now();
     let (users, sessions) = load_built(conn)?;
+    log::debug!(
+        "loaded {} users and {} sessions in {:.0} ms",
+        users.len(),
+        sessions.len(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
 
     let directory = load_directory(conn)?;
     let mut stmt = conn.prepare(
@@ -660,29 +667,67 @@ fn load_built(conn: &Connection) -> rusqlite::Result<(Vec<User>, Vec<Session>)> 
         let rows = rows.unwrap_or(0).min(bytes.unwrap_or(0) / least_bytes);
         Ok(usize::try_from(rows).unwrap_or(0))
     };
-    let mut users = Vec::with_capacity(room(USERS, 8)?);
-    let mut sessions = Vec::with_capacity(room(SESSIONS, 3)?);
-    let mut stmt = conn.prepare("SELECT kind, rows, data FROM built_chunks ORDER BY rowid")?;
-    let mut rows = stmt.query([])?;
-    while let Some(row) = rows.next()? {
-        let kind = row.get_ref(0)?.as_str()?;
-        // Only a hint for the allocation: a crafted count must not reserve gigabytes.
-        let count = usize::try_from(row.get::<_, i64>(1)?)
-            .unwrap_or(0)
-            .min(1 << 22);
-        let data = row.get_ref(2)?.as_blob()?;
-        let decoded = match kind {
-            USERS => decode_users(data, &values, count, &mut users),
-            SESSIONS => decode_sessions(data, count, &mut sessions),
-            _ => Err(Corrupt),
-        };
-        decoded.map_err(|Corrupt| raw::corrupt("built rows that do not decode"))?;
+    let (user_room, session_room) = (room(USERS, 8)?, room(SESSIONS, 3)?);
+    let other_kinds: i64 = conn.query_row(
+        "SELECT count(*) FROM built_chunks WHERE kind NOT IN (?1, ?2)",
+        [USERS, SESSIONS],
+        |r| r.get(0),
+    )?;
+    if other_kinds > 0 {
+        return Err(raw::corrupt("built rows of an unknown kind"));
     }
+
+    // Users and sessions decode on two cores: the users (a few strings each) on
+    // `load-users`, the sessions here, straight from SQLite's pages.
+    let mut user_chunks: Vec<(usize, Vec<u8>)> = Vec::new();
+    let mut stmt = conn.prepare_cached(CHUNKS_OF_KIND)?;
+    let mut rows = stmt.query([USERS])?;
+    while let Some(row) = rows.next()? {
+        user_chunks.push((row_count_hint(row.get(0)?), row.get(1)?));
+    }
+    let decode_users_of = |chunks: &[(usize, Vec<u8>)]| {
+        let mut users = Vec::with_capacity(user_room);
+        for (count, data) in chunks {
+            decode_users(data, &values, *count, &mut users)?;
+        }
+        Ok::<_, Corrupt>(users)
+    };
+    let (users, sessions) = std::thread::scope(|scope| {
+        let decoding = std::thread::Builder::new()
+            .name("load-users".to_owned())
+            .spawn_scoped(scope, || decode_users_of(&user_chunks));
+
+        let mut sessions = Vec::with_capacity(session_room);
+        let mut stmt = conn.prepare_cached(CHUNKS_OF_KIND)?;
+        let mut rows = stmt.query([SESSIONS])?;
+        while let Some(row) = rows.next()? {
+            let count = row_count_hint(row.get(0)?);
+            decode_sessions(row.get_ref(1)?.as_blob()?, count, &mut sessions)
+                .map_err(|Corrupt| raw::corrupt("built sessions that do not decode"))?;
+        }
+
+        let users = match decoding {
+            Ok(decoding) => decoding.join().unwrap_or(Err(Corrupt)),
+            // No thread to be had: this one decodes the users too.
+            Err(_) => decode_users_of(&user_chunks),
+        }
+        .map_err(|Corrupt| raw::corrupt("built users that do not decode"))?;
+        Ok::<_, rusqlite::Error>((users, sessions))
+    })?;
     // Sessions must name users that exist: the metrics index users by them.
     if sessions.iter().any(|s| s.user as usize >= users.len()) {
         return Err(raw::corrupt("sessions of users that do not exist"));
     }
     Ok((users, sessions))
+}
+
+/// The built chunks of one kind, in the order they were written.
+const CHUNKS_OF_KIND: &str = "SELECT rows, data FROM built_chunks WHERE kind = ?1 ORDER BY rowid";
+
+/// A chunk's row count as a hint for reserving room: a crafted count must not reserve
+/// gigabytes.
+fn row_count_hint(rows: i64) -> usize {
+    usize::try_from(rows).unwrap_or(0).min(1 << 22)
 }
 
 fn decode_users(
