@@ -129,7 +129,7 @@ impl CohortApp {
                         );
                     }
                     None => {
-                        ui.spinner();
+                        ui::busy_ui(ui);
                     }
                 }
                 ui.label(format!("{} {detail}", job.label));
@@ -138,7 +138,7 @@ impl CohortApp {
                 }
                 ui.separator();
             } else if self.loading.is_some() {
-                ui.spinner();
+                ui::busy_ui(ui);
                 ui.label("Loading the project…");
                 ui.separator();
             }
@@ -209,7 +209,7 @@ impl CohortApp {
         if self.summary.is_none() {
             ui.centered_and_justified(|ui| {
                 if self.loading.is_some() || self.job.is_some() {
-                    ui.spinner();
+                    ui::busy_ui(ui);
                 } else {
                     ui.label("Open a project (Ctrl+O) or create one (Ctrl+N), then import files (Ctrl+I).");
                 }
@@ -245,7 +245,7 @@ impl CohortApp {
         }
         if !fresh && self.state.view != View::Data {
             ui.horizontal(|ui| {
-                ui.spinner();
+                ui::busy_ui(ui);
                 ui.weak("updating…");
             });
         }

@@ -242,8 +242,18 @@ impl CohortApp {
     fn load(&mut self, path: PathBuf) {
         log::debug!("loading {}", path.display());
         self.loading = Some(path.clone());
-        self.sent = None;
         self.worker.send(Request::Load(path));
+
+        // The view's query follows the load at once: the worker answers it as soon as
+        // the project is ready, without waiting for a frame to ask.
+        self.sent = self.view_query();
+        if let Some(query) = self.sent.clone() {
+            self.generation += 1;
+            self.worker.send(Request::Query {
+                generation: self.generation,
+                query,
+            });
+        }
     }
 
     fn start_job(&mut self, job: std::io::Result<Job>) {
@@ -274,6 +284,11 @@ impl CohortApp {
 
     fn desired_query(&self) -> Option<Query> {
         self.summary.as_ref()?;
+        self.view_query()
+    }
+
+    /// The query of the current view under the current filters, loaded project or not.
+    fn view_query(&self) -> Option<Query> {
         let view = match self.state.view {
             View::Overview => ViewQuery::Overview,
             View::Cohorts => ViewQuery::Cohorts {
@@ -315,7 +330,6 @@ impl CohortApp {
                     }
                     self.remember_project(&summary.path.clone());
                     self.summary = Some(*summary);
-                    self.sent = None;
                 }
                 Response::LoadFailed { path, error } => {
                     if self.loading.as_ref() == Some(&path) {

@@ -233,7 +233,7 @@ pub fn wizard_ui(ui: &mut Ui, wizard: &mut ImportWizard) -> WizardOutcome {
     match &wizard.preview {
         None => {
             ui.horizontal(|ui| {
-                ui.spinner();
+                super::busy_ui(ui);
                 ui.label("Reading the file…");
             });
         }
