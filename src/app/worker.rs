@@ -6,12 +6,14 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::thread;
 
+use serde::{Deserialize, Serialize};
+
 use crate::metrics::{
     self, CampaignQualityTable, Distributions, Facets, Filter, GroupBy, Matrix, MatrixMetric,
     Prepared, QualityReport, Report, ReportRequest,
 };
 use crate::model::{Grain, ImportRecord, Settings};
-use crate::store::Project;
+use crate::store::{DataVersion, Project};
 
 /// What a view asks for.
 #[derive(Clone, Debug, PartialEq)]
@@ -68,6 +70,9 @@ pub struct ProjectSummary {
     pub quality: QualityReport,
     /// The file cannot be written: imports and settings are off.
     pub read_only: bool,
+    /// Remembered from the last load while this one runs: views other than the overview
+    /// wait for it.
+    pub loading: bool,
 }
 
 pub enum Request {
@@ -125,9 +130,26 @@ impl Worker {
     }
 }
 
+/// The project the worker has loaded.
+struct Loaded {
+    prepared: Prepared<'static>,
+    project: Project,
+    /// Where the data stood when it was read: a view worked out from it is remembered
+    /// only if no one has written since.
+    seen: DataVersion,
+    summary: ProjectSummary,
+    /// Its overview is in the project file, as the last answer worked it out.
+    remembered: bool,
+}
+
 fn serve(inbox: &Receiver<Request>, outbox: &SyncSender<Response>, wake: &dyn Fn()) {
     // Prepared once per load: every query after that only aggregates.
-    let mut prepared: Option<Prepared<'static>> = None;
+    let mut loaded: Option<Loaded> = None;
+    let send = |response: Response| {
+        let sent = outbox.send(response).is_ok();
+        wake();
+        sent
+    };
     while let Ok(first) = inbox.recv() {
         // Loads are handled in order; of the queries waiting, only the newest matters.
         let mut pending = vec![first];
@@ -141,76 +163,213 @@ fn serve(inbox: &Receiver<Request>, outbox: &SyncSender<Response>, wake: &dyn Fn
         let newest_query = pending
             .iter()
             .rposition(|r| matches!(r, Request::Query { .. }));
+        // The overview that follows a load can be shown from the project file at once.
+        let overview_after = |index: usize| {
+            pending[index..]
+                .iter()
+                .enumerate()
+                .find_map(|(offset, request)| match request {
+                    Request::Query { generation, query }
+                        if Some(index + offset) == newest_query && is_first_overview(query) =>
+                    {
+                        Some(*generation)
+                    }
+                    _ => None,
+                })
+        };
+        let overviews: Vec<Option<u64>> = (0..pending.len()).map(overview_after).collect();
         for (index, request) in pending.into_iter().enumerate() {
-            let response = match request {
-                Request::Load(path) => Some(load(&path, &mut prepared)),
+            let sent = match request {
+                Request::Load(path) => load(&path, &mut loaded, overviews[index], &send),
                 Request::Query { generation, query } if Some(index) == newest_query => {
-                    prepared.as_ref().map(|prepared| {
+                    loaded.as_mut().is_none_or(|loaded| {
                         let started = std::time::Instant::now();
-                        let result = answer(prepared, &query);
+                        let result = answer(&loaded.prepared, &query);
                         log::debug!("query {generation} answered in {:?}", started.elapsed());
-                        Response::Answer {
+                        if !loaded.remembered && is_first_overview(&query) {
+                            remember_overview(loaded, &result);
+                        }
+                        send(Response::Answer {
                             generation,
                             result: Box::new(result),
-                        }
+                        })
                     })
                 }
-                Request::Query { .. } => None,
+                Request::Query { .. } => true,
             };
-            if let Some(response) = response {
-                if outbox.send(response).is_err() {
-                    return;
-                }
-                wake();
+            if !sent {
+                return;
             }
         }
     }
 }
 
-fn load(path: &Path, loaded_project: &mut Option<Prepared<'static>>) -> Response {
-    let loaded = Project::open(path).and_then(|project| {
-        Ok((
-            project.load_dataset()?,
-            project.imports()?,
-            project.is_read_only(),
-        ))
-    });
-    match loaded {
-        Ok((data, imports, read_only)) => {
-            // The old project goes before the new one is prepared (a failed load keeps it).
-            *loaded_project = None;
-            let started = std::time::Instant::now();
-            let prepared = Prepared::owning(data);
-            log::debug!("prepared in {:?}", started.elapsed());
-            let data = prepared.dataset();
-            let summary = ProjectSummary {
-                path: path.to_owned(),
-                settings: data.settings.clone(),
-                facets: prepared.facets(),
-                users: data.users.len(),
-                sessions: data.sessions.len(),
-                data_end_ms: data.data_end_ms(),
-                imports,
-                quality: metrics::quality(&prepared),
-                read_only,
-            };
-            log::info!(
-                "loaded {}: {} users, {} sessions",
-                path.display(),
-                summary.users,
-                summary.sessions
-            );
-            *loaded_project = Some(prepared);
-            Response::Loaded(Box::new(summary))
+/// The query of the window's first view: the overview of every user.
+fn is_first_overview(query: &Query) -> bool {
+    query.view == ViewQuery::Overview && query.filter == Filter::default()
+}
+
+/// What opening a project shows before its sessions are loaded: the overview and the
+/// summary as the last load worked them out, kept in the project file (`view_cache`).
+#[derive(Serialize, Deserialize)]
+struct Remembered {
+    /// The version that wrote it: another may count differently.
+    version: String,
+    facets: Facets,
+    users: usize,
+    sessions: usize,
+    data_end_ms: Option<i64>,
+    quality: QualityReport,
+    all: Report,
+    distributions: Distributions,
+}
+
+const REMEMBERED_KEY: &str = "overview";
+
+fn remember_overview(loaded: &mut Loaded, result: &ViewResult) {
+    let ViewResult::Overview { all, distributions } = result else {
+        return;
+    };
+    let summary = &loaded.summary;
+    let remembered = Remembered {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        facets: summary.facets.clone(),
+        users: summary.users,
+        sessions: summary.sessions,
+        data_end_ms: summary.data_end_ms,
+        quality: summary.quality.clone(),
+        all: all.clone(),
+        distributions: distributions.clone(),
+    };
+    let kept = serde_json::to_string(&remembered)
+        .map_err(|e| e.to_string())
+        .and_then(|text| {
+            (loaded.project)
+                .remember_view(REMEMBERED_KEY, &text, loaded.seen)
+                .map_err(|e| e.to_string())
+        });
+    match kept {
+        Ok(kept) => {
+            // Tried once per load: a read-only or busy project is not asked again.
+            loaded.remembered = true;
+            log::debug!("overview remembered in the project file: {kept}");
         }
         Err(error) => {
-            log::error!("cannot load {}: {error}", path.display());
-            Response::LoadFailed {
-                path: path.to_owned(),
-                error: error.to_string(),
-            }
+            loaded.remembered = true;
+            log::warn!("cannot remember the overview in the project file: {error}");
         }
     }
+}
+
+/// The remembered overview of `project`, if one stands and this version wrote it.
+fn remembered_overview(project: &Project) -> Option<Remembered> {
+    let text = project
+        .remembered_view(REMEMBERED_KEY)
+        .map_err(|e| log::warn!("cannot read the remembered overview: {e}"))
+        .ok()??;
+    let remembered: Remembered = serde_json::from_str(&text)
+        .map_err(|e| log::info!("the remembered overview is not usable: {e}"))
+        .ok()?;
+    (remembered.version == env!("CARGO_PKG_VERSION")).then_some(remembered)
+}
+
+/// Loads `path`, sending what it has as soon as it has it: the remembered overview (as
+/// the answer to query `overview`), then the loaded project. False when the window is gone.
+fn load(
+    path: &Path,
+    current: &mut Option<Loaded>,
+    overview: Option<u64>,
+    send: &dyn Fn(Response) -> bool,
+) -> bool {
+    let opened = Project::open(path).and_then(|project| {
+        let facts = (
+            project.settings()?,
+            project.imports()?,
+            project.data_version()?,
+        );
+        Ok((project, facts))
+    });
+    let (project, (settings, imports, seen)) = match opened {
+        Ok(opened) => opened,
+        Err(error) => return failed(path, &error.to_string(), send),
+    };
+    let read_only = project.is_read_only();
+
+    // First the overview as it was last worked out: the sessions take a second to load.
+    let remembered =
+        overview.and_then(|generation| Some((generation, remembered_overview(&project)?)));
+    if let Some((generation, remembered)) = remembered {
+        log::debug!("showing the remembered overview of {}", path.display());
+        let summary = ProjectSummary {
+            path: path.to_owned(),
+            settings: settings.clone(),
+            facets: remembered.facets,
+            users: remembered.users,
+            sessions: remembered.sessions,
+            data_end_ms: remembered.data_end_ms,
+            imports: imports.clone(),
+            quality: remembered.quality,
+            read_only,
+            loading: true,
+        };
+        let result = ViewResult::Overview {
+            all: remembered.all,
+            distributions: remembered.distributions,
+        };
+        if !send(Response::Loaded(Box::new(summary)))
+            || !send(Response::Answer {
+                generation,
+                result: Box::new(result),
+            })
+        {
+            return false;
+        }
+    }
+
+    let data = match project.load_dataset() {
+        Ok(data) => data,
+        Err(error) => return failed(path, &error.to_string(), send),
+    };
+    // The old project goes before the new one is prepared (a failed load keeps it).
+    *current = None;
+    let started = std::time::Instant::now();
+    let prepared = Prepared::owning(data);
+    log::debug!("prepared in {:?}", started.elapsed());
+    let data = prepared.dataset();
+    let summary = ProjectSummary {
+        path: path.to_owned(),
+        settings,
+        facets: prepared.facets(),
+        users: data.users.len(),
+        sessions: data.sessions.len(),
+        data_end_ms: data.data_end_ms(),
+        imports,
+        quality: metrics::quality(&prepared),
+        read_only,
+        loading: false,
+    };
+    log::info!(
+        "loaded {}: {} users, {} sessions",
+        path.display(),
+        summary.users,
+        summary.sessions
+    );
+    *current = Some(Loaded {
+        prepared,
+        project,
+        seen,
+        summary: summary.clone(),
+        remembered: false,
+    });
+    send(Response::Loaded(Box::new(summary)))
+}
+
+fn failed(path: &Path, error: &str, send: &dyn Fn(Response) -> bool) -> bool {
+    log::error!("cannot load {}: {error}", path.display());
+    send(Response::LoadFailed {
+        path: path.to_owned(),
+        error: error.to_owned(),
+    })
 }
 
 /// Computes one view's result. Public for tests, which compare it with the CLI's numbers.

@@ -2,6 +2,8 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use serde::{Deserialize, Deserializer, Serialize};
+
 use crate::model::BuildStats;
 
 use super::groups::{by_id, GroupBy};
@@ -65,10 +67,32 @@ pub const SESSIONS_PER_USER_BINS: [&str; 9] = [
 const SESSIONS_PER_USER_UPPER: [u64; 8] = [0, 1, 2, 3, 5, 10, 20, 50];
 
 /// Counts per labelled bin.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Histogram {
+    #[serde(deserialize_with = "known_labels")]
     pub labels: Vec<&'static str>,
     pub counts: Vec<u64>,
+}
+
+/// Bin labels read back from a remembered view: each must be one of this version's.
+fn known_labels<'de, D: Deserializer<'de>>(input: D) -> Result<Vec<&'static str>, D::Error> {
+    let known = || {
+        SESSION_LENGTH_BINS
+            .iter()
+            .chain(&TIME_BETWEEN_BINS)
+            .chain(&SESSIONS_PER_USER_BINS)
+    };
+    Vec::<String>::deserialize(input)?
+        .iter()
+        .map(|label| {
+            known()
+                .find(|k| **k == label.as_str())
+                .copied()
+                .ok_or_else(|| {
+                    serde::de::Error::custom(format!("a bin this version does not have: {label}"))
+                })
+        })
+        .collect()
 }
 
 impl Histogram {
@@ -85,7 +109,7 @@ impl Histogram {
 }
 
 /// The three histograms of the Sessions view.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Distributions {
     pub session_length: Histogram,
     pub time_between_sessions: Histogram,
@@ -247,7 +271,7 @@ fn fill_between_cuts(histogram: &mut Histogram, spread: &Spread, cuts: &[i64]) {
 }
 
 /// Everything that was not counted as a plain, clean row, with its reason.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct QualityReport {
     pub rejected_by_reason: BTreeMap<String, u64>,
     pub build: BuildStats,

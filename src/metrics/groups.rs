@@ -5,6 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::OnceLock;
 
 use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
 
 use crate::model::Grain;
 
@@ -63,7 +64,7 @@ impl Default for ReportRequest {
 }
 
 /// The day-N figures of one group. Only users whose cohort date is mature for N count.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct DayMetrics {
     pub day: u32,
     /// Users whose cohort date is mature for this day.
@@ -88,7 +89,7 @@ pub struct DayMetrics {
 }
 
 /// Every metric of one group.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct GroupMetrics {
     /// `all`, a cohort label, or the name as first seen.
     pub name: String,
@@ -113,7 +114,7 @@ impl GroupMetrics {
 }
 
 /// A report: settings in force and one entry per group.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     pub groups: Vec<GroupMetrics>,
 }

@@ -563,7 +563,7 @@ impl Prepared<'_> {
 }
 
 /// The values the global filters can take, with their display spelling.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Facets {
     pub first_install: Option<NaiveDate>,
     pub last_install: Option<NaiveDate>,

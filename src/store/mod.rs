@@ -57,6 +57,13 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// How long a write waits for another connection's write to finish.
+const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Where a project's data stood when it was read (`Project::data_version`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DataVersion(i64);
+
 /// An open project file.
 pub struct Project {
     conn: Connection,
@@ -213,9 +220,81 @@ impl Project {
                 path: self.path.display().to_string(),
             });
         }
-        self.conn
+        let tx = self
+            .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sqlite(&self.path))
+            .map_err(sqlite(&self.path))?;
+        // Whatever this write changes, a remembered view no longer describes the data; if
+        // the write is rolled back, the views stand with the data they describe.
+        tx.execute("DELETE FROM view_cache", [])
+            .map_err(sqlite(&self.path))?;
+        Ok(tx)
+    }
+
+    /// Where the project's data stands: it changes when another connection (another
+    /// window, a command-line import) commits a write. See `remember_view`.
+    pub fn data_version(&self) -> Result<DataVersion> {
+        self.conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))
+            .map(DataVersion)
+            .map_err(self.err())
+    }
+
+    /// A view remembered by `remember_view` since the project's last write, if any.
+    pub fn remembered_view(&self, key: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row("SELECT data FROM view_cache WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// Keeps a view worked out from the data as it stood at `seen`, so that the next
+    /// opening can show it at once. Nothing is kept (`false`) when the project is
+    /// read-only, another connection is writing, or one has written since `seen`: the
+    /// view would describe data that is no longer there.
+    pub fn remember_view(&mut self, key: &str, data: &str, seen: DataVersion) -> Result<bool> {
+        if self.read_only {
+            return Ok(false);
+        }
+        // A writer holds the lock: come back another time rather than wait for it.
+        self.conn
+            .busy_timeout(std::time::Duration::ZERO)
+            .map_err(self.err())?;
+        let kept = self.remember_view_now(key, data, seen);
+        self.conn.busy_timeout(BUSY_WAIT).map_err(self.err())?;
+        match kept {
+            Ok(kept) => Ok(kept),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(self.err()(e)),
+        }
+    }
+
+    fn remember_view_now(
+        &mut self,
+        key: &str,
+        data: &str,
+        seen: DataVersion,
+    ) -> rusqlite::Result<bool> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Holding the write lock, no one else can commit until this transaction ends.
+        let now: i64 = tx.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        if DataVersion(now) != seen {
+            return Ok(false);
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO view_cache (key, data) VALUES (?1, ?2)",
+            params![key, data],
+        )?;
+        tx.commit()?;
+        Ok(true)
     }
 
     /// Defensive settings for files we did not write ourselves (SPEC section 8).
@@ -236,9 +315,7 @@ impl Project {
         // Another window or a command-line import may be writing: wait for it rather than
         // fail at once with "database is locked". Writes begin IMMEDIATE so that a waiting
         // writer queues for the lock instead of deadlocking on an upgrade.
-        self.conn
-            .busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(sqlite(&path))?;
+        self.conn.busy_timeout(BUSY_WAIT).map_err(sqlite(&path))?;
         // A larger page cache makes bulk imports and rebuilds far faster; the journal
         // stays a rollback journal so that the single file is all a colleague needs.
         self.conn
@@ -436,8 +513,13 @@ impl Project {
 
     /// Loads what the metrics read: users, sessions, spend, rates and settings.
     pub fn load_dataset(&self) -> Result<Dataset> {
+        // One read transaction: a write another connection commits meanwhile is seen
+        // whole or not at all.
+        let tx = self.conn.unchecked_transaction().map_err(self.err())?;
         let settings = self.settings()?;
-        load_dataset(&self.conn, settings).map_err(self.err())
+        let dataset = load_dataset(&tx, settings).map_err(self.err())?;
+        tx.commit().map_err(self.err())?;
+        Ok(dataset)
     }
 }
 

@@ -12,6 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_presets.sql"),
     include_str!("migrations/0003_chunks.sql"),
+    include_str!("migrations/0004_view_cache.sql"),
 ];
 
 /// The schema version this build writes and reads.

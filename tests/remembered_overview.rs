@@ -1,0 +1,235 @@
+//! Opening a project shows the overview its last load worked out at once, then the one
+//! this load works out; any write to the project forgets it (issue #5).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use cohort_explorer::app::worker::{
+    ProjectSummary, Query, Request, Response, ViewQuery, ViewResult, Worker,
+};
+use cohort_explorer::import::{self, ImportOptions};
+use cohort_explorer::metrics::{Distributions, Filter, Report};
+use cohort_explorer::store::Project;
+
+const SESSIONS: &str = "user_id,install_time,session_start,duration,channel
+u1,2024-03-01 10:00:00,2024-03-01 10:00:00,300,fb
+u1,2024-03-01 10:00:00,2024-03-02 11:00:00,120,fb
+u2,2024-03-01 12:00:00,2024-03-01 12:00:00,30,fb
+u3,2024-03-02 09:00:00,2024-03-02 09:00:00,600,google
+u3,2024-03-02 09:00:00,2024-03-04 23:30:00,100,google
+u4,2024-03-20 08:00:00,2024-03-20 08:00:00,400,google
+";
+
+const MORE_SESSIONS: &str = "user_id,install_time,session_start,duration,channel
+u5,2024-03-03 08:00:00,2024-03-03 08:00:00,50,tiktok
+";
+
+fn import(project: &mut Project, dir: &Path, name: &str, text: &str) {
+    let file = dir.join(name);
+    std::fs::write(&file, text).unwrap();
+    import::import_file(
+        project,
+        &file,
+        &ImportOptions::default(),
+        &AtomicBool::new(false),
+        &mut |_| {},
+    )
+    .unwrap();
+}
+
+fn fixture(dir: &Path) -> PathBuf {
+    let path = dir.join("remembered.cohort");
+    let mut project = Project::create(&path).unwrap();
+    import(&mut project, dir, "sessions.csv", SESSIONS);
+    path
+}
+
+/// What the worker sends for one opening, in order.
+enum Seen {
+    Summary(Box<ProjectSummary>),
+    Overview(Report, Distributions),
+}
+
+/// Opens `path` as the window does (the load and the overview's query together) and
+/// collects the responses until the project is loaded and its overview answered.
+fn open(path: &Path) -> Vec<Seen> {
+    let worker = Worker::start(|| {}).unwrap();
+    worker.send(Request::Load(path.to_owned()));
+    worker.send(Request::Query {
+        generation: 1,
+        query: Query {
+            filter: Filter::default(),
+            view: ViewQuery::Overview,
+        },
+    });
+    let started = Instant::now();
+    let mut seen = Vec::new();
+    let mut loaded = false;
+    loop {
+        match worker.try_recv() {
+            Some(Response::Loaded(summary)) => {
+                loaded |= !summary.loading;
+                seen.push(Seen::Summary(summary));
+            }
+            Some(Response::Answer { generation, result }) => {
+                assert_eq!(generation, 1);
+                let ViewResult::Overview { all, distributions } = *result else {
+                    panic!("the overview's query got another view's answer");
+                };
+                seen.push(Seen::Overview(all, distributions));
+                if loaded {
+                    return seen;
+                }
+            }
+            Some(Response::LoadFailed { error, .. }) => panic!("the load failed: {error}"),
+            None => std::thread::sleep(Duration::from_millis(5)),
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "no answer");
+    }
+}
+
+/// The loaded summary and the overview of a plain opening (nothing remembered).
+fn computed(seen: Vec<Seen>) -> (ProjectSummary, Report, Distributions) {
+    match <[Seen; 2]>::try_from(seen) {
+        Ok([Seen::Summary(summary), Seen::Overview(all, distributions)]) => {
+            assert!(!summary.loading);
+            (*summary, all, distributions)
+        }
+        _ => panic!("expected the loaded project, then its overview"),
+    }
+}
+
+fn same_summary(a: &ProjectSummary, b: &ProjectSummary) {
+    assert_eq!(a.path, b.path);
+    assert_eq!(a.settings, b.settings);
+    assert_eq!(a.facets, b.facets);
+    assert_eq!(a.users, b.users);
+    assert_eq!(a.sessions, b.sessions);
+    assert_eq!(a.data_end_ms, b.data_end_ms);
+    assert_eq!(a.imports, b.imports);
+    assert_eq!(a.quality, b.quality);
+    assert_eq!(a.read_only, b.read_only);
+}
+
+#[test]
+fn a_second_opening_shows_the_remembered_overview_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = fixture(dir.path());
+
+    // Nothing is remembered yet: the overview comes after the load.
+    let (summary, all, distributions) = computed(open(&path));
+    assert_eq!(summary.users, 4);
+    assert_eq!(all.groups[0].installs, 4);
+    assert_eq!(all.groups[0].sessions, 6);
+
+    // The next opening shows what the first worked out before loading, then loads and
+    // works it out again: both equal the first opening's, to the last bit.
+    let seen = open(&path);
+    let Ok(
+        [Seen::Summary(early), Seen::Overview(early_all, early_distributions), Seen::Summary(late), Seen::Overview(late_all, late_distributions)],
+    ) = <[Seen; 4]>::try_from(seen)
+    else {
+        panic!("expected the remembered summary and overview, then the loaded ones");
+    };
+    assert!(
+        early.loading,
+        "the remembered summary says the load goes on"
+    );
+    assert!(!late.loading);
+    same_summary(&early, &summary);
+    same_summary(&late, &summary);
+    assert_eq!(early_all, all);
+    assert_eq!(early_distributions, distributions);
+    assert_eq!(late_all, all);
+    assert_eq!(late_distributions, distributions);
+}
+
+#[test]
+fn an_import_forgets_the_remembered_overview() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = fixture(dir.path());
+    computed(open(&path));
+
+    let mut project = Project::open(&path).unwrap();
+    assert!(project.remembered_view("overview").unwrap().is_some());
+    import(&mut project, dir.path(), "more.csv", MORE_SESSIONS);
+    assert_eq!(project.remembered_view("overview").unwrap(), None);
+    drop(project);
+
+    // The opening after the import counts the new user, with nothing shown before.
+    let (summary, all, _) = computed(open(&path));
+    assert_eq!(summary.users, 5);
+    assert_eq!(all.groups[0].installs, 5);
+}
+
+#[test]
+fn a_cancelled_write_keeps_the_remembered_overview() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = fixture(dir.path());
+    computed(open(&path));
+
+    let mut project = Project::open(&path).unwrap();
+    let mut settings = project.settings().unwrap();
+    settings.timeout_minutes += 5;
+    let cancelled = project.save_settings_watched(&settings, &mut |_, _| false);
+    assert!(cancelled.is_err());
+    assert!(project.remembered_view("overview").unwrap().is_some());
+
+    project.save_settings(&settings).unwrap();
+    assert_eq!(project.remembered_view("overview").unwrap(), None);
+}
+
+#[test]
+fn a_view_read_before_another_connection_wrote_is_not_remembered() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = fixture(dir.path());
+
+    let mut reader = Project::open(&path).unwrap();
+    let seen = reader.data_version().unwrap();
+    let mut writer = Project::open(&path).unwrap();
+    import(&mut writer, dir.path(), "more.csv", MORE_SESSIONS);
+
+    assert!(!reader.remember_view("overview", "{}", seen).unwrap());
+    assert_eq!(reader.remembered_view("overview").unwrap(), None);
+
+    // Read again, it is.
+    let seen = reader.data_version().unwrap();
+    assert!(reader.remember_view("overview", "{}", seen).unwrap());
+    assert_eq!(
+        writer.remembered_view("overview").unwrap().as_deref(),
+        Some("{}")
+    );
+}
+
+#[test]
+fn a_remembered_overview_of_another_version_is_not_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = fixture(dir.path());
+    computed(open(&path));
+
+    let mut project = Project::open(&path).unwrap();
+    let text = project.remembered_view("overview").unwrap().unwrap();
+    let older = text.replacen(
+        &format!("\"version\":\"{}\"", env!("CARGO_PKG_VERSION")),
+        "\"version\":\"0.0.1\"",
+        1,
+    );
+    assert_ne!(older, text, "the version is where the test expects it");
+    let seen = project.data_version().unwrap();
+    assert!(project.remember_view("overview", &older, seen).unwrap());
+    assert!(project.remember_view("other", "not JSON", seen).unwrap());
+    drop(project);
+    computed(open(&path));
+
+    // Nor one that does not read.
+    let mut project = Project::open(&path).unwrap();
+    let seen = project.data_version().unwrap();
+    assert!(project
+        .remember_view("overview", "{\"version\":", seen)
+        .unwrap());
+    drop(project);
+    computed(open(&path));
+}
