@@ -119,8 +119,15 @@ fn a_second_opening_shows_the_remembered_overview_first() {
     let dir = tempfile::tempdir().unwrap();
     let path = fixture(dir.path());
 
-    // Nothing is remembered yet: the overview comes after the load.
+    // Nothing is remembered yet: the overview comes after the load, and is written down.
+    let watcher = Project::open(&path).unwrap();
+    let before = watcher.data_version().unwrap();
     let (summary, all, distributions) = computed(open(&path));
+    let remembered = watcher.data_version().unwrap();
+    assert_ne!(
+        remembered, before,
+        "the first opening remembers the overview"
+    );
     assert_eq!(summary.users, 4);
     assert_eq!(all.groups[0].installs, 4);
     assert_eq!(all.groups[0].sessions, 6);
@@ -128,6 +135,11 @@ fn a_second_opening_shows_the_remembered_overview_first() {
     // The next opening shows what the first worked out before loading, then loads and
     // works it out again: both equal the first opening's, to the last bit.
     let seen = open(&path);
+    assert_eq!(
+        watcher.data_version().unwrap(),
+        remembered,
+        "an opening that shows what is remembered writes nothing"
+    );
     let Ok(
         [Seen::Summary(early), Seen::Overview(early_all, early_distributions), Seen::Summary(late), Seen::Overview(late_all, late_distributions)],
     ) = <[Seen; 4]>::try_from(seen)

@@ -138,8 +138,10 @@ struct Loaded {
     /// only if no one has written since.
     seen: DataVersion,
     summary: ProjectSummary,
-    /// Its overview is in the project file, as the last answer worked it out.
-    remembered: bool,
+    /// What the project file remembers of its overview (`Remembered`, as text).
+    remembered: Option<String>,
+    /// The overview was worked out and remembered (or tried to be) since the load.
+    settled: bool,
 }
 
 fn serve(inbox: &Receiver<Request>, outbox: &SyncSender<Response>, wake: &dyn Fn()) {
@@ -186,7 +188,7 @@ fn serve(inbox: &Receiver<Request>, outbox: &SyncSender<Response>, wake: &dyn Fn
                         let started = std::time::Instant::now();
                         let result = answer(&loaded.prepared, &query);
                         log::debug!("query {generation} answered in {:?}", started.elapsed());
-                        if !loaded.remembered && is_first_overview(&query) {
+                        if !loaded.settled && is_first_overview(&query) {
                             remember_overview(loaded, &result);
                         }
                         send(Response::Answer {
@@ -241,33 +243,33 @@ fn remember_overview(loaded: &mut Loaded, result: &ViewResult) {
         all: all.clone(),
         distributions: distributions.clone(),
     };
-    let kept = serde_json::to_string(&remembered)
-        .map_err(|e| e.to_string())
-        .and_then(|text| {
-            (loaded.project)
-                .remember_view(REMEMBERED_KEY, &text, loaded.seen)
-                .map_err(|e| e.to_string())
-        });
-    match kept {
-        Ok(kept) => {
-            // Tried once per load: a read-only or busy project is not asked again.
-            loaded.remembered = true;
-            log::debug!("overview remembered in the project file: {kept}");
-        }
-        Err(error) => {
-            loaded.remembered = true;
-            log::warn!("cannot remember the overview in the project file: {error}");
-        }
+    // Tried once per load: a read-only or busy project is not asked again.
+    loaded.settled = true;
+    let text = match serde_json::to_string(&remembered) {
+        Ok(text) => text,
+        Err(error) => return log::warn!("cannot write the overview down: {error}"),
+    };
+    // Opening a project writes to it only when what it remembers is not what it shows.
+    if loaded.remembered.as_ref() == Some(&text) {
+        return;
+    }
+    match (loaded.project).remember_view(REMEMBERED_KEY, &text, loaded.seen) {
+        Ok(kept) => log::debug!("overview remembered in the project file: {kept}"),
+        Err(error) => log::warn!("cannot remember the overview in the project file: {error}"),
     }
 }
 
-/// The remembered overview of `project`, if one stands and this version wrote it.
-fn remembered_overview(project: &Project) -> Option<Remembered> {
-    let text = project
+/// The remembered overview of `project` as text, if one stands.
+fn remembered_text(project: &Project) -> Option<String> {
+    project
         .remembered_view(REMEMBERED_KEY)
         .map_err(|e| log::warn!("cannot read the remembered overview: {e}"))
-        .ok()??;
-    let remembered: Remembered = serde_json::from_str(&text)
+        .ok()?
+}
+
+/// A remembered overview this version wrote.
+fn remembered_overview(text: &str) -> Option<Remembered> {
+    let remembered: Remembered = serde_json::from_str(text)
         .map_err(|e| log::info!("the remembered overview is not usable: {e}"))
         .ok()?;
     (remembered.version == env!("CARGO_PKG_VERSION")).then_some(remembered)
@@ -296,8 +298,8 @@ fn load(
     let read_only = project.is_read_only();
 
     // First the overview as it was last worked out: the sessions take a second to load.
-    let remembered =
-        overview.and_then(|generation| Some((generation, remembered_overview(&project)?)));
+    let text = remembered_text(&project);
+    let remembered = overview.zip(text.as_deref().and_then(remembered_overview));
     if let Some((generation, remembered)) = remembered {
         log::debug!("showing the remembered overview of {}", path.display());
         let summary = ProjectSummary {
@@ -359,7 +361,8 @@ fn load(
         project,
         seen,
         summary: summary.clone(),
-        remembered: false,
+        remembered: text,
+        settled: false,
     });
     send(Response::Loaded(Box::new(summary)))
 }
