@@ -178,7 +178,10 @@ pub fn run(command: Command, out: &mut dyn Write) -> Result<()> {
                 duration_unit,
                 on_bad_rows,
             };
-            import_files(&project, &files, &options, out)
+            if import_files(&project, &files, &options, out)? {
+                prepare_for_the_window(&project);
+            }
+            Ok(())
         }
         Command::Settings {
             project,
@@ -239,12 +242,21 @@ fn open_existing(path: &Path) -> Result<Project> {
     Ok(Project::open(path)?)
 }
 
+/// Works out the overview the window shows first and keeps it in the project, so that
+/// opening it after this command shows it at once (the window's writes reload instead).
+fn prepare_for_the_window(project: &Path) {
+    if let Err(error) = crate::app::worker::remember_overview_of(project) {
+        log::warn!("the window will work the overview out when it opens: {error}");
+    }
+}
+
+/// Imports `files` in order; true when any of them landed.
 fn import_files(
     project: &Path,
     files: &[PathBuf],
     options: &ImportOptions,
     out: &mut dyn Write,
-) -> Result<()> {
+) -> Result<bool> {
     for file in files {
         if !file.is_file() {
             bail!("{}: no such file", file.display());
@@ -253,6 +265,7 @@ fn import_files(
     let created = !project.exists();
     let mut store = Project::open_or_create(project)?;
     let cancel = AtomicBool::new(false);
+    let mut landed = false;
     for (i, file) in files.iter().enumerate() {
         let outcome = match import::import_file(&mut store, file, options, &cancel, &mut |_| {}) {
             Ok(outcome) => outcome,
@@ -281,6 +294,7 @@ fn import_files(
                     .map_or_else(String::new, |u| format!(", durations in {u}"))
             )?,
             ImportOutcome::Imported { record, stats } => {
+                landed = true;
                 write_import_summary(out, &record)?;
                 writeln!(
                     out,
@@ -309,7 +323,7 @@ fn import_files(
             }
         }
     }
-    Ok(())
+    Ok(landed)
 }
 
 fn write_import_summary(out: &mut dyn Write, record: &ImportRecord) -> Result<()> {
@@ -358,7 +372,8 @@ struct SettingsChange {
 
 fn settings(path: &Path, change: SettingsChange, out: &mut dyn Write) -> Result<()> {
     let mut project = open_existing(path)?;
-    let mut settings = project.settings()?;
+    let before = project.settings()?;
+    let mut settings = before.clone();
     if let Some(minutes) = change.timeout {
         if minutes == 0 {
             bail!("--timeout must be at least 1 minute");
@@ -397,7 +412,12 @@ fn settings(path: &Path, change: SettingsChange, out: &mut dyn Write) -> Result<
             .map(str::to_owned)
             .collect();
     }
-    project.save_settings(&settings)?;
+    // Showing the settings writes nothing.
+    if settings != before {
+        project.save_settings(&settings)?;
+        drop(project);
+        prepare_for_the_window(path);
+    }
 
     writeln!(out, "timeout_minutes: {}", settings.timeout_minutes)?;
     writeln!(out, "day: {}", settings.day.as_str())?;

@@ -140,21 +140,8 @@ fn a_second_opening_shows_the_remembered_overview_first() {
         remembered,
         "an opening that shows what is remembered writes nothing"
     );
-    let Ok(
-        [Seen::Summary(early), Seen::Overview(early_all, early_distributions), Seen::Summary(late), Seen::Overview(late_all, late_distributions)],
-    ) = <[Seen; 4]>::try_from(seen)
-    else {
-        panic!("expected the remembered summary and overview, then the loaded ones");
-    };
-    assert!(
-        early.loading,
-        "the remembered summary says the load goes on"
-    );
-    assert!(!late.loading);
-    same_summary(&early, &summary);
+    let (late, late_all, late_distributions) = computed_after_remembered(seen);
     same_summary(&late, &summary);
-    assert_eq!(early_all, all);
-    assert_eq!(early_distributions, distributions);
     assert_eq!(late_all, all);
     assert_eq!(late_distributions, distributions);
 }
@@ -244,4 +231,67 @@ fn a_remembered_overview_of_another_version_is_not_shown() {
         .unwrap());
     drop(project);
     computed(open(&path));
+}
+
+#[test]
+fn the_command_line_leaves_the_overview_ready_for_the_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cli.cohort");
+    let csv = dir.path().join("sessions.csv");
+    std::fs::write(&csv, SESSIONS).unwrap();
+    let cli = |args: &[&std::ffi::OsStr]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_cohort-explorer"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let remembered = || {
+        Project::open(&path)
+            .unwrap()
+            .remembered_view("overview")
+            .unwrap()
+    };
+
+    cli(&["import".as_ref(), path.as_ref(), csv.as_ref()]);
+    assert!(remembered().is_some(), "an import prepares the overview");
+    let (_, all, _) = computed_after_remembered(open(&path));
+    assert_eq!(all.groups[0].installs, 4);
+
+    cli(&[
+        "settings".as_ref(),
+        path.as_ref(),
+        "--timeout".as_ref(),
+        "5".as_ref(),
+    ]);
+    assert!(
+        remembered().is_some(),
+        "a settings change prepares it again"
+    );
+
+    // Showing the settings changes nothing, not even the file's bytes.
+    let bytes = std::fs::read(&path).unwrap();
+    cli(&["settings".as_ref(), path.as_ref()]);
+    assert_eq!(std::fs::read(&path).unwrap(), bytes);
+}
+
+/// The loaded summary and overview of an opening that showed the remembered ones first,
+/// checking that both overviews agree.
+fn computed_after_remembered(seen: Vec<Seen>) -> (ProjectSummary, Report, Distributions) {
+    match <[Seen; 4]>::try_from(seen) {
+        Ok(
+            [Seen::Summary(early), Seen::Overview(early_all, early_distributions), Seen::Summary(late), Seen::Overview(all, distributions)],
+        ) => {
+            assert!(early.loading && !late.loading);
+            same_summary(&early, &late);
+            assert_eq!(early_all, all);
+            assert_eq!(early_distributions, distributions);
+            (*late, all, distributions)
+        }
+        _ => panic!("expected the remembered summary and overview, then the loaded ones"),
+    }
 }

@@ -12,7 +12,7 @@ use crate::metrics::{
     self, CampaignQualityTable, Distributions, Facets, Filter, GroupBy, Matrix, MatrixMetric,
     Prepared, QualityReport, Report, ReportRequest,
 };
-use crate::model::{Grain, ImportRecord, Settings};
+use crate::model::{Dataset, Grain, ImportRecord, Settings};
 use crate::store::{DataVersion, Project};
 
 /// What a view asks for.
@@ -275,6 +275,63 @@ fn remembered_overview(text: &str) -> Option<Remembered> {
     (remembered.version == env!("CARGO_PKG_VERSION")).then_some(remembered)
 }
 
+/// A project opened for loading, with what is read of it before its sessions.
+struct Opened {
+    project: Project,
+    settings: Settings,
+    imports: Vec<ImportRecord>,
+    seen: DataVersion,
+    /// The remembered overview, as text.
+    remembered: Option<String>,
+}
+
+fn open(path: &Path) -> Result<Opened, String> {
+    let opened = Project::open(path).and_then(|project| {
+        Ok(Opened {
+            settings: project.settings()?,
+            imports: project.imports()?,
+            seen: project.data_version()?,
+            remembered: remembered_text(&project),
+            project,
+        })
+    });
+    opened.map_err(|e| e.to_string())
+}
+
+/// Prepares the dataset read from an opened project.
+fn prepare(path: &Path, opened: Opened, data: Dataset) -> Loaded {
+    let started = std::time::Instant::now();
+    let prepared = Prepared::owning(data);
+    log::debug!("prepared in {:?}", started.elapsed());
+    let data = prepared.dataset();
+    let summary = ProjectSummary {
+        path: path.to_owned(),
+        settings: opened.settings,
+        facets: prepared.facets(),
+        users: data.users.len(),
+        sessions: data.sessions.len(),
+        data_end_ms: data.data_end_ms(),
+        imports: opened.imports,
+        quality: metrics::quality(&prepared),
+        read_only: opened.project.is_read_only(),
+        loading: false,
+    };
+    log::info!(
+        "loaded {}: {} users, {} sessions",
+        path.display(),
+        summary.users,
+        summary.sessions
+    );
+    Loaded {
+        prepared,
+        project: opened.project,
+        seen: opened.seen,
+        summary,
+        remembered: opened.remembered,
+        settled: false,
+    }
+}
+
 /// Loads `path`, sending what it has as soon as it has it: the remembered overview (as
 /// the answer to query `overview`), then the loaded project. False when the window is gone.
 fn load(
@@ -283,35 +340,25 @@ fn load(
     overview: Option<u64>,
     send: &dyn Fn(Response) -> bool,
 ) -> bool {
-    let opened = Project::open(path).and_then(|project| {
-        let facts = (
-            project.settings()?,
-            project.imports()?,
-            project.data_version()?,
-        );
-        Ok((project, facts))
-    });
-    let (project, (settings, imports, seen)) = match opened {
+    let opened = match open(path) {
         Ok(opened) => opened,
-        Err(error) => return failed(path, &error.to_string(), send),
+        Err(error) => return failed(path, &error, send),
     };
-    let read_only = project.is_read_only();
 
     // First the overview as it was last worked out: the sessions take a second to load.
-    let text = remembered_text(&project);
-    let remembered = overview.zip(text.as_deref().and_then(remembered_overview));
+    let remembered = overview.zip(opened.remembered.as_deref().and_then(remembered_overview));
     if let Some((generation, remembered)) = remembered {
         log::debug!("showing the remembered overview of {}", path.display());
         let summary = ProjectSummary {
             path: path.to_owned(),
-            settings: settings.clone(),
+            settings: opened.settings.clone(),
             facets: remembered.facets,
             users: remembered.users,
             sessions: remembered.sessions,
             data_end_ms: remembered.data_end_ms,
-            imports: imports.clone(),
+            imports: opened.imports.clone(),
             quality: remembered.quality,
-            read_only,
+            read_only: opened.project.is_read_only(),
             loading: true,
         };
         let result = ViewResult::Overview {
@@ -328,43 +375,32 @@ fn load(
         }
     }
 
-    let data = match project.load_dataset() {
+    let data = match opened.project.load_dataset() {
         Ok(data) => data,
         Err(error) => return failed(path, &error.to_string(), send),
     };
     // The old project goes before the new one is prepared (a failed load keeps it).
     *current = None;
-    let started = std::time::Instant::now();
-    let prepared = Prepared::owning(data);
-    log::debug!("prepared in {:?}", started.elapsed());
-    let data = prepared.dataset();
-    let summary = ProjectSummary {
-        path: path.to_owned(),
-        settings,
-        facets: prepared.facets(),
-        users: data.users.len(),
-        sessions: data.sessions.len(),
-        data_end_ms: data.data_end_ms(),
-        imports,
-        quality: metrics::quality(&prepared),
-        read_only,
-        loading: false,
-    };
-    log::info!(
-        "loaded {}: {} users, {} sessions",
-        path.display(),
-        summary.users,
-        summary.sessions
-    );
-    *current = Some(Loaded {
-        prepared,
-        project,
-        seen,
-        summary: summary.clone(),
-        remembered: text,
-        settled: false,
-    });
+    let loaded = prepare(path, opened, data);
+    let summary = loaded.summary.clone();
+    *current = Some(loaded);
     send(Response::Loaded(Box::new(summary)))
+}
+
+/// Works out the overview of the project at `path` and remembers it in the file, so that
+/// the window's next opening shows it at once. The command line calls it after it
+/// writes to a project; the window's own writes reload the project, which does the same.
+pub fn remember_overview_of(path: &Path) -> Result<(), String> {
+    let opened = open(path)?;
+    let data = opened.project.load_dataset().map_err(|e| e.to_string())?;
+    let mut loaded = prepare(path, opened, data);
+    let query = Query {
+        filter: Filter::default(),
+        view: ViewQuery::Overview,
+    };
+    let result = answer(&loaded.prepared, &query);
+    remember_overview(&mut loaded, &result);
+    Ok(())
 }
 
 fn failed(path: &Path, error: &str, send: &dyn Fn(Response) -> bool) -> bool {

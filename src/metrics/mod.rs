@@ -344,6 +344,7 @@ impl Facts {
             cache: FxHashMap::default(),
         };
 
+        let started = std::time::Instant::now();
         // One table of local day starts answers every date below.
         let instants = dataset
             .users
@@ -387,6 +388,8 @@ impl Facts {
         })
         .concat();
 
+        log::debug!("day N, lengths and gaps in {:?}", started.elapsed());
+
         let rates: HashMap<(NaiveDate, String), f64> = dataset
             .rates
             .iter()
@@ -424,7 +427,9 @@ impl Facts {
             platforms: Names::default(),
             app_versions: Names::default(),
         };
+        let started = std::time::Instant::now();
         facts.name_attributes(dataset);
+        log::debug!("attributes numbered in {:?}", started.elapsed());
         facts
     }
 

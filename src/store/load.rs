@@ -692,6 +692,7 @@ fn load_built(conn: &Connection) -> rusqlite::Result<(Vec<User>, Vec<Session>)> 
         }
         Ok::<_, Corrupt>(users)
     };
+    let started = std::time::Instant::now();
     let (users, sessions) = std::thread::scope(|scope| {
         let decoding = std::thread::Builder::new()
             .name("load-users".to_owned())
@@ -706,8 +707,13 @@ fn load_built(conn: &Connection) -> rusqlite::Result<(Vec<User>, Vec<Session>)> 
                 .map_err(|Corrupt| raw::corrupt("built sessions that do not decode"))?;
         }
 
+        log::debug!("sessions decoded in {:?}", started.elapsed());
         let users = match decoding {
-            Ok(decoding) => decoding.join().unwrap_or(Err(Corrupt)),
+            Ok(decoding) => {
+                let users = decoding.join().unwrap_or(Err(Corrupt));
+                log::debug!("users decoded in {:?}", started.elapsed());
+                users
+            }
             // No thread to be had: this one decodes the users too.
             Err(_) => decode_users_of(&user_chunks),
         }
