@@ -178,10 +178,7 @@ pub fn run(command: Command, out: &mut dyn Write) -> Result<()> {
                 duration_unit,
                 on_bad_rows,
             };
-            if import_files(&project, &files, &options, out)? {
-                prepare_for_the_window(&project);
-            }
-            Ok(())
+            import_files(&project, &files, &options, out)
         }
         Command::Settings {
             project,
@@ -242,21 +239,12 @@ fn open_existing(path: &Path) -> Result<Project> {
     Ok(Project::open(path)?)
 }
 
-/// Works out the overview the window shows first and keeps it in the project, so that
-/// opening it after this command shows it at once (the window's writes reload instead).
-fn prepare_for_the_window(project: &Path) {
-    if let Err(error) = crate::app::worker::remember_overview_of(project) {
-        log::warn!("the window will work the overview out when it opens: {error}");
-    }
-}
-
-/// Imports `files` in order; true when any of them landed.
 fn import_files(
     project: &Path,
     files: &[PathBuf],
     options: &ImportOptions,
     out: &mut dyn Write,
-) -> Result<bool> {
+) -> Result<()> {
     for file in files {
         if !file.is_file() {
             bail!("{}: no such file", file.display());
@@ -265,7 +253,6 @@ fn import_files(
     let created = !project.exists();
     let mut store = Project::open_or_create(project)?;
     let cancel = AtomicBool::new(false);
-    let mut landed = false;
     for (i, file) in files.iter().enumerate() {
         let outcome = match import::import_file(&mut store, file, options, &cancel, &mut |_| {}) {
             Ok(outcome) => outcome,
@@ -294,7 +281,6 @@ fn import_files(
                     .map_or_else(String::new, |u| format!(", durations in {u}"))
             )?,
             ImportOutcome::Imported { record, stats } => {
-                landed = true;
                 write_import_summary(out, &record)?;
                 writeln!(
                     out,
@@ -323,7 +309,7 @@ fn import_files(
             }
         }
     }
-    Ok(landed)
+    Ok(())
 }
 
 fn write_import_summary(out: &mut dyn Write, record: &ImportRecord) -> Result<()> {
@@ -415,8 +401,6 @@ fn settings(path: &Path, change: SettingsChange, out: &mut dyn Write) -> Result<
     // Showing the settings writes nothing.
     if settings != before {
         project.save_settings(&settings)?;
-        drop(project);
-        prepare_for_the_window(path);
     }
 
     writeln!(out, "timeout_minutes: {}", settings.timeout_minutes)?;

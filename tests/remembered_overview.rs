@@ -234,49 +234,24 @@ fn a_remembered_overview_of_another_version_is_not_shown() {
 }
 
 #[test]
-fn the_command_line_leaves_the_overview_ready_for_the_window() {
+fn showing_the_settings_forgets_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("cli.cohort");
-    let csv = dir.path().join("sessions.csv");
-    std::fs::write(&csv, SESSIONS).unwrap();
-    let cli = |args: &[&std::ffi::OsStr]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_cohort-explorer"))
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    let remembered = || {
-        Project::open(&path)
-            .unwrap()
-            .remembered_view("overview")
-            .unwrap()
-    };
-
-    cli(&["import".as_ref(), path.as_ref(), csv.as_ref()]);
-    assert!(remembered().is_some(), "an import prepares the overview");
-    let (_, all, _) = computed_after_remembered(open(&path));
-    assert_eq!(all.groups[0].installs, 4);
-
-    cli(&[
-        "settings".as_ref(),
-        path.as_ref(),
-        "--timeout".as_ref(),
-        "5".as_ref(),
-    ]);
-    assert!(
-        remembered().is_some(),
-        "a settings change prepares it again"
-    );
+    let path = fixture(dir.path());
+    computed(open(&path));
 
     // Showing the settings changes nothing, not even the file's bytes.
     let bytes = std::fs::read(&path).unwrap();
-    cli(&["settings".as_ref(), path.as_ref()]);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cohort-explorer"))
+        .args(["settings".as_ref(), path.as_os_str()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(std::fs::read(&path).unwrap(), bytes);
+    computed_after_remembered(open(&path));
 }
 
 /// The loaded summary and overview of an opening that showed the remembered ones first,

@@ -387,22 +387,6 @@ fn load(
     send(Response::Loaded(Box::new(summary)))
 }
 
-/// Works out the overview of the project at `path` and remembers it in the file, so that
-/// the window's next opening shows it at once. The command line calls it after it
-/// writes to a project; the window's own writes reload the project, which does the same.
-pub fn remember_overview_of(path: &Path) -> Result<(), String> {
-    let opened = open(path)?;
-    let data = opened.project.load_dataset().map_err(|e| e.to_string())?;
-    let mut loaded = prepare(path, opened, data);
-    let query = Query {
-        filter: Filter::default(),
-        view: ViewQuery::Overview,
-    };
-    let result = answer(&loaded.prepared, &query);
-    remember_overview(&mut loaded, &result);
-    Ok(())
-}
-
 fn failed(path: &Path, error: &str, send: &dyn Fn(Response) -> bool) -> bool {
     log::error!("cannot load {}: {error}", path.display());
     send(Response::LoadFailed {
