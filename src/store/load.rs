@@ -686,10 +686,12 @@ fn load_built(conn: &Connection) -> rusqlite::Result<(Vec<User>, Vec<Session>)> 
         user_chunks.push((row_count_hint(row.get(0)?), row.get(1)?));
     }
     let decode_users_of = |chunks: &[(usize, Vec<u8>)]| {
+        let started = std::time::Instant::now();
         let mut users = Vec::with_capacity(user_room);
         for (count, data) in chunks {
             decode_users(data, &values, *count, &mut users)?;
         }
+        log::debug!("users decoded in {:?}", started.elapsed());
         Ok::<_, Corrupt>(users)
     };
     let started = std::time::Instant::now();
@@ -709,11 +711,7 @@ fn load_built(conn: &Connection) -> rusqlite::Result<(Vec<User>, Vec<Session>)> 
 
         log::debug!("sessions decoded in {:?}", started.elapsed());
         let users = match decoding {
-            Ok(decoding) => {
-                let users = decoding.join().unwrap_or(Err(Corrupt));
-                log::debug!("users decoded in {:?}", started.elapsed());
-                users
-            }
+            Ok(decoding) => decoding.join().unwrap_or(Err(Corrupt)),
             // No thread to be had: this one decodes the users too.
             Err(_) => decode_users_of(&user_chunks),
         }

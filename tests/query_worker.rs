@@ -1,5 +1,6 @@
-//! Opening a project shows the overview its last load worked out at once, then the one
-//! this load works out; any write to the project forgets it (issue #5).
+//! The window's query worker: opening a project shows the overview its last load worked
+//! out at once, then the one this load works out, and any write to the project forgets
+//! it; views worked out ahead answer as if asked first (issue #5).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -11,7 +12,9 @@ use cohort_explorer::app::worker::{
     ProjectSummary, Query, Request, Response, ViewQuery, ViewResult, Worker,
 };
 use cohort_explorer::import::{self, ImportOptions};
-use cohort_explorer::metrics::{Distributions, Filter, Report};
+use cohort_explorer::metrics::{
+    self, Distributions, Filter, GroupBy, Prepared, Report, ReportRequest,
+};
 use cohort_explorer::store::Project;
 
 const SESSIONS: &str = "user_id,install_time,session_start,duration,channel
@@ -268,5 +271,53 @@ fn computed_after_remembered(seen: Vec<Seen>) -> (ProjectSummary, Report, Distri
             (*late, all, distributions)
         }
         _ => panic!("expected the remembered summary and overview, then the loaded ones"),
+    }
+}
+
+#[test]
+fn views_worked_out_ahead_answer_as_if_asked_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = fixture(dir.path());
+    let dataset = Project::open(&path).unwrap().load_dataset().unwrap();
+
+    let worker = Worker::start(|| {}).unwrap();
+    worker.send(Request::Load(path.clone()));
+    // Time for the worker to work Channels and Campaigns out while nothing is asked.
+    std::thread::sleep(Duration::from_millis(500));
+    for (generation, by) in [(1, GroupBy::Channel), (2, GroupBy::Campaign)] {
+        worker.send(Request::Query {
+            generation,
+            query: Query {
+                filter: Filter::default(),
+                view: ViewQuery::Groups { by },
+            },
+        });
+        let started = Instant::now();
+        let report = loop {
+            match worker.try_recv() {
+                Some(Response::Answer { result, .. }) => match *result {
+                    ViewResult::Groups(report) => break report,
+                    _ => panic!("the Groups query got another view's answer"),
+                },
+                Some(_) => {}
+                None => std::thread::sleep(Duration::from_millis(5)),
+            }
+            assert!(started.elapsed() < Duration::from_secs(30), "no answer");
+        };
+        // A fresh preparation has counted nothing ahead.
+        let fresh = metrics::report(
+            &Prepared::new(&dataset),
+            &ReportRequest {
+                by,
+                days: (0..=30).collect(),
+                filter: Filter::default(),
+                ..ReportRequest::default()
+            },
+        );
+        assert_eq!(report, fresh);
+        assert!(report
+            .groups
+            .iter()
+            .any(|g| g.median_session_length_s.is_some()));
     }
 }
