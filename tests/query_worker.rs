@@ -226,6 +226,15 @@ fn a_remembered_overview_of_another_version_is_not_shown() {
     drop(project);
     computed(open(&path));
 
+    // Nor one too large to be ours.
+    let mut project = Project::open(&path).unwrap();
+    let seen = project.data_version().unwrap();
+    let huge = format!("{{\"pad\":\"{}\"}}", "x".repeat(17 << 20));
+    assert!(project.remember_view("overview", &huge, seen).unwrap());
+    assert_eq!(project.remembered_view("overview").unwrap(), None);
+    drop(project);
+    computed(open(&path));
+
     // Nor one that does not read.
     let mut project = Project::open(&path).unwrap();
     let seen = project.data_version().unwrap();

@@ -60,6 +60,10 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// How long a write waits for another connection's write to finish.
 const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// The largest remembered view read back: an overview with ten thousand campaigns in its
+/// filters takes well under a megabyte.
+const REMEMBERED_VIEW_MAX_BYTES: i64 = 16 << 20;
+
 /// Where a project's data stood when it was read (`Project::data_version`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DataVersion(i64);
@@ -240,12 +244,15 @@ impl Project {
             .map_err(self.err())
     }
 
-    /// A view remembered by `remember_view` since the project's last write, if any.
+    /// A view remembered by `remember_view` since the project's last write, if any. One
+    /// larger than any view we write (a file made to exhaust memory) is not read.
     pub fn remembered_view(&self, key: &str) -> Result<Option<String>> {
         self.conn
-            .query_row("SELECT data FROM view_cache WHERE key = ?1", [key], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT data FROM view_cache WHERE key = ?1 AND length(CAST(data AS BLOB)) <= ?2",
+                params![key, REMEMBERED_VIEW_MAX_BYTES],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(self.err())
     }
