@@ -330,3 +330,29 @@ fn views_worked_out_ahead_answer_as_if_asked_first() {
             .any(|g| g.median_session_length_s.is_some()));
     }
 }
+
+#[test]
+fn a_load_that_asks_for_another_view_still_remembers_the_overview() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = fixture(dir.path());
+
+    // The window reloads after a rebuild it started from the Data view: no query follows.
+    let worker = Worker::start(|| {}).unwrap();
+    worker.send(Request::Load(path.clone()));
+    let started = Instant::now();
+    let project = Project::open(&path).unwrap();
+    while project.remembered_view("overview").unwrap().is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the overview was not remembered"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    drop(worker);
+
+    // What it remembered is what an opening works out.
+    let (summary, all, distributions) = computed_after_remembered(open(&path));
+    assert_eq!(summary.users, 4);
+    assert_eq!(all.groups[0].installs, 4);
+    assert_eq!(distributions.session_length.total(), 6);
+}

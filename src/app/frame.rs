@@ -158,7 +158,10 @@ impl CohortApp {
 
     pub(super) fn header_ui(&mut self, ui: &mut Ui) {
         let Some(summary) = &self.summary else {
-            ui.label("No project open. Project > New or Open (Ctrl+O).");
+            match &self.loading {
+                Some(path) => ui.label(format!("Opening {}…", path.display())),
+                None => ui.label("No project open. Project > New or Open (Ctrl+O)."),
+            };
             return;
         };
         ui.horizontal_wrapped(|ui| {
@@ -243,12 +246,6 @@ impl CohortApp {
             }
             _ => {}
         }
-        if !fresh && self.state.view != View::Data {
-            ui.horizontal(|ui| {
-                ui::busy_ui(ui);
-                ui.weak("updating…");
-            });
-        }
         let view = self.state.view;
         // An answer is drawn (perhaps stale, under "updating…") only in the view it was
         // computed for: Channels and Campaigns share a result type but not a grouping.
@@ -261,6 +258,13 @@ impl CohortApp {
                     .is_some_and(|d| same_view(&query.view, &d.view))
             })
             .map(|(_, r)| r);
+        // Without an answer to show, the view says "Computing…" itself.
+        if !fresh && view != View::Data && result.is_some() {
+            ui.horizontal(|ui| {
+                ui::busy_ui(ui);
+                ui.weak("updating…");
+            });
+        }
         match (view, result) {
             (View::Data, _) => {
                 if let Some(summary) = &self.summary {

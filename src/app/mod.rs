@@ -246,12 +246,12 @@ impl CohortApp {
     fn load(&mut self, path: PathBuf) {
         log::debug!("loading {}", path.display());
         self.loading = Some(path.clone());
-        self.opened_at = Some(std::time::Instant::now());
         self.worker.send(Request::Load(path));
 
         // The view's query follows the load at once: the worker answers it as soon as
         // the project is ready, without waiting for a frame to ask.
         self.sent = self.view_query();
+        self.opened_at = self.sent.is_some().then(std::time::Instant::now);
         if let Some(query) = self.sent.clone() {
             self.generation += 1;
             self.worker.send(Request::Query {

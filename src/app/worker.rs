@@ -146,27 +146,39 @@ struct Loaded {
     ahead: Vec<Query>,
 }
 
-/// The unfiltered Channels and Campaigns views, worked out while the window shows the
-/// overview: their quantiles are counted once per load, and the first click on either
-/// then costs only its day-N figures.
+/// The views worked out while the window asks for nothing, last first: the overview of
+/// every user, so that it is remembered for the next opening whatever view the window
+/// shows (the Data view after a rebuild, say); then Channels and Campaigns, whose
+/// quantiles are counted once per load, so that the first click on either costs only
+/// its day-N figures.
 fn views_to_work_out_ahead() -> Vec<Query> {
-    [GroupBy::Campaign, GroupBy::Channel]
+    let groups = [GroupBy::Campaign, GroupBy::Channel]
         .into_iter()
-        .map(|by| Query {
+        .map(|by| ViewQuery::Groups { by });
+    groups
+        .chain([ViewQuery::Overview])
+        .map(|view| Query {
             filter: Filter::default(),
-            view: ViewQuery::Groups { by },
+            view,
         })
         .collect()
 }
 
-fn work_out_ahead(prepared: &Prepared<'_>, query: &Query) {
+fn work_out_ahead(loaded: &mut Loaded, query: &Query) {
+    let overview = is_first_overview(query);
+    if overview && loaded.settled {
+        return; // the window asked for it already
+    }
     let started = std::time::Instant::now();
-    let _ = answer(prepared, query);
+    let result = answer(&loaded.prepared, query);
     log::debug!(
         "worked out {:?} ahead in {:?}",
         query.view,
         started.elapsed()
     );
+    if overview {
+        remember_overview(loaded, &result);
+    }
 }
 
 fn serve(inbox: &Receiver<Request>, outbox: &SyncSender<Response>, wake: &dyn Fn()) {
@@ -184,7 +196,7 @@ fn serve(inbox: &Receiver<Request>, outbox: &SyncSender<Response>, wake: &dyn Fn
             Err(TryRecvError::Empty) => {
                 if let Some(loaded) = loaded.as_mut() {
                     if let Some(query) = loaded.ahead.pop() {
-                        work_out_ahead(&loaded.prepared, &query);
+                        work_out_ahead(loaded, &query);
                         continue;
                     }
                 }
