@@ -166,6 +166,13 @@ impl CohortApp {
             .storage
             .and_then(|storage| eframe::get_value(storage, STATE_KEY))
             .unwrap_or_default();
+        let software = cc.wgpu_render_state.as_ref().is_some_and(|render| {
+            render.adapter.get_info().device_type == eframe::wgpu::DeviceType::Cpu
+        });
+        if software {
+            log::info!("drawing without a GPU: busy indicators move once a second");
+        }
+        ui::set_software_rendering(&cc.egui_ctx, software);
         Self::with_state(&cc.egui_ctx, options, state)
     }
 

@@ -224,12 +224,26 @@ pub fn waiting_ui(ui: &mut Ui) {
     });
 }
 
-/// A busy indicator that moves eight times a second. egui's spinner asks for the next
-/// frame at once, every frame: on a machine without a GPU each frame costs tens of
-/// milliseconds of the same cores the awaited load or query needs.
+/// Tells the busy indicators whether frames are drawn without a GPU (see `busy_ui`).
+pub fn set_software_rendering(ctx: &egui::Context, software: bool) {
+    let steps_per_second: f64 = if software { 1.0 } else { 8.0 };
+    ctx.data_mut(|d| d.insert_temp(busy_steps_id(), steps_per_second));
+}
+
+fn busy_steps_id() -> egui::Id {
+    egui::Id::unique("busy indicator steps per second")
+}
+
+/// A busy indicator that moves a few times a second. egui's spinner asks for the next
+/// frame at once, every frame. Without a GPU (a virtual machine, a remote desktop) a
+/// frame costs tens of milliseconds of the very cores the awaited load or query needs,
+/// so there the indicator moves once a second; input still redraws at once.
 pub fn busy_ui(ui: &mut Ui) -> egui::Response {
     const DOTS: usize = 8;
-    const STEPS_PER_SECOND: f64 = 8.0;
+    let steps_per_second = ui
+        .ctx()
+        .data(|d| d.get_temp::<f64>(busy_steps_id()))
+        .unwrap_or(8.0);
 
     let size = ui.style().spacing.interact_size.y;
     let (rect, response) = ui.allocate_exact_size(egui::vec2(size, size), egui::Sense::hover());
@@ -239,7 +253,7 @@ pub fn busy_ui(ui: &mut Ui) -> egui::Response {
     }
 
     // One dot of the ring is lit, and the light moves on one dot per step.
-    let steps = ui.input(|i| i.time) * STEPS_PER_SECOND;
+    let steps = ui.input(|i| i.time) * steps_per_second;
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // time >= 0
     let lit = steps as usize % DOTS;
     let (strong, weak) = (
@@ -257,7 +271,7 @@ pub fn busy_ui(ui: &mut Ui) -> egui::Response {
         };
         ui.painter().circle_filled(center, radius, color);
     }
-    let until_next_step = (steps.floor() + 1.0 - steps) / STEPS_PER_SECOND;
+    let until_next_step = (steps.floor() + 1.0 - steps) / steps_per_second;
     ui.ctx()
         .request_repaint_after(std::time::Duration::from_secs_f64(
             until_next_step.max(0.01),
