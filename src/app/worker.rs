@@ -218,24 +218,25 @@ fn serve(inbox: &Receiver<Request>, outbox: &SyncSender<Response>, wake: &dyn Fn
         let newest_query = pending
             .iter()
             .rposition(|r| matches!(r, Request::Query { .. }));
-        // The overview that follows a load can be shown from the project file at once.
-        let overview_after = |index: usize| {
-            pending[index..]
-                .iter()
-                .enumerate()
-                .find_map(|(offset, request)| match request {
-                    Request::Query { generation, query }
-                        if Some(index + offset) == newest_query && is_first_overview(query) =>
-                    {
-                        Some(*generation)
-                    }
-                    _ => None,
-                })
-        };
-        let overviews: Vec<Option<u64>> = (0..pending.len()).map(overview_after).collect();
+        // The overview asked for right after a load can be shown from the project file
+        // at once: (the load's index, the query's generation).
+        let remembered_for = newest_query.and_then(|q| match &pending[q] {
+            Request::Query { generation, query } if is_first_overview(query) => {
+                let load = pending[..q]
+                    .iter()
+                    .rposition(|r| matches!(r, Request::Load(_)))?;
+                Some((load, *generation))
+            }
+            _ => None,
+        });
         for (index, request) in pending.into_iter().enumerate() {
             let sent = match request {
-                Request::Load(path) => load(&path, &mut loaded, overviews[index], &send),
+                Request::Load(path) => {
+                    let overview = remembered_for
+                        .filter(|(load, _)| *load == index)
+                        .map(|(_, generation)| generation);
+                    load(&path, &mut loaded, overview, &send)
+                }
                 Request::Query { generation, query } if Some(index) == newest_query => {
                     loaded.as_mut().is_none_or(|loaded| {
                         let started = std::time::Instant::now();
