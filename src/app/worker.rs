@@ -307,7 +307,10 @@ fn remember_overview(loaded: &mut Loaded, result: &ViewResult) {
     if loaded.remembered.as_ref() == Some(&text) {
         return;
     }
-    match (loaded.project).remember_view(REMEMBERED_KEY, &text, loaded.seen) {
+    match loaded
+        .project
+        .remember_view(REMEMBERED_KEY, &text, loaded.seen)
+    {
         Ok(kept) => log::debug!("overview remembered in the project file: {kept}"),
         Err(error) => log::warn!("cannot remember the overview in the project file: {error}"),
     }
