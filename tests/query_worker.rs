@@ -50,6 +50,14 @@ fn fixture(dir: &Path) -> PathBuf {
     path
 }
 
+/// A fixture project opened once, so that its overview is remembered.
+fn opened_once() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = fixture(dir.path());
+    computed(open(&path));
+    (dir, path)
+}
+
 /// What the worker sends for one opening, in order.
 enum Seen {
     Summary(Box<ProjectSummary>),
@@ -151,9 +159,7 @@ fn a_second_opening_shows_the_remembered_overview_first() {
 
 #[test]
 fn an_import_forgets_the_remembered_overview() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = fixture(dir.path());
-    computed(open(&path));
+    let (dir, path) = opened_once();
 
     let mut project = Project::open(&path).unwrap();
     assert!(project.remembered_view("overview").unwrap().is_some());
@@ -169,9 +175,7 @@ fn an_import_forgets_the_remembered_overview() {
 
 #[test]
 fn a_cancelled_write_keeps_the_remembered_overview() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = fixture(dir.path());
-    computed(open(&path));
+    let (_dir, path) = opened_once();
 
     let mut project = Project::open(&path).unwrap();
     let mut settings = project.settings().unwrap();
@@ -208,9 +212,7 @@ fn a_view_read_before_another_connection_wrote_is_not_remembered() {
 
 #[test]
 fn a_remembered_overview_of_another_version_is_not_shown() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = fixture(dir.path());
-    computed(open(&path));
+    let (_dir, path) = opened_once();
 
     let mut project = Project::open(&path).unwrap();
     let text = project.remembered_view("overview").unwrap().unwrap();
@@ -247,9 +249,7 @@ fn a_remembered_overview_of_another_version_is_not_shown() {
 
 #[test]
 fn showing_the_settings_forgets_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = fixture(dir.path());
-    computed(open(&path));
+    let (_dir, path) = opened_once();
 
     // Showing the settings changes nothing, not even the file's bytes.
     let bytes = std::fs::read(&path).unwrap();

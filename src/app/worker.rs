@@ -137,7 +137,7 @@ struct Loaded {
     /// Where the data stood when it was read: a view worked out from it is remembered
     /// only if no one has written since.
     seen: DataVersion,
-    summary: ProjectSummary,
+    counted: Counted,
     /// What the project file remembers of its overview (`Remembered`, as text).
     remembered: Option<String>,
     /// The overview was worked out and remembered (or tried to be) since the load.
@@ -265,17 +265,36 @@ fn is_first_overview(query: &Query) -> bool {
     query.view == ViewQuery::Overview && query.filter == Filter::default()
 }
 
+/// What the window's summary of a project says that only its sessions tell.
+#[derive(Clone, Serialize, Deserialize)]
+struct Counted {
+    facets: Facets,
+    users: usize,
+    sessions: usize,
+    data_end_ms: Option<i64>,
+    quality: QualityReport,
+}
+
+impl Counted {
+    fn of(prepared: &Prepared<'_>) -> Self {
+        let data = prepared.dataset();
+        Self {
+            facets: prepared.facets(),
+            users: data.users.len(),
+            sessions: data.sessions.len(),
+            data_end_ms: data.data_end_ms(),
+            quality: metrics::quality(prepared),
+        }
+    }
+}
+
 /// What opening a project shows before its sessions are loaded: the overview and the
 /// summary as the last load worked them out, kept in the project file (`view_cache`).
 #[derive(Serialize, Deserialize)]
 struct Remembered {
     /// The version that wrote it: another may count differently.
     version: String,
-    facets: Facets,
-    users: usize,
-    sessions: usize,
-    data_end_ms: Option<i64>,
-    quality: QualityReport,
+    counted: Counted,
     all: Report,
     distributions: Distributions,
 }
@@ -286,14 +305,9 @@ fn remember_overview(loaded: &mut Loaded, result: &ViewResult) {
     let ViewResult::Overview { all, distributions } = result else {
         return;
     };
-    let summary = &loaded.summary;
     let remembered = Remembered {
         version: env!("CARGO_PKG_VERSION").to_owned(),
-        facets: summary.facets.clone(),
-        users: summary.users,
-        sessions: summary.sessions,
-        data_end_ms: summary.data_end_ms,
-        quality: summary.quality.clone(),
+        counted: loaded.counted.clone(),
         all: all.clone(),
         distributions: distributions.clone(),
     };
@@ -342,6 +356,24 @@ struct Opened {
     remembered: Option<String>,
 }
 
+impl Opened {
+    /// The window's summary, with what was counted of the sessions.
+    fn summary(&self, path: &Path, counted: Counted, loading: bool) -> ProjectSummary {
+        ProjectSummary {
+            path: path.to_owned(),
+            settings: self.settings.clone(),
+            facets: counted.facets,
+            users: counted.users,
+            sessions: counted.sessions,
+            data_end_ms: counted.data_end_ms,
+            imports: self.imports.clone(),
+            quality: counted.quality,
+            read_only: self.project.is_read_only(),
+            loading,
+        }
+    }
+}
+
 fn open(path: &Path) -> Result<Opened, String> {
     let opened = Project::open(path).and_then(|project| {
         Ok(Opened {
@@ -355,39 +387,29 @@ fn open(path: &Path) -> Result<Opened, String> {
     opened.map_err(|e| e.to_string())
 }
 
-/// Prepares the dataset read from an opened project.
-fn prepare(path: &Path, opened: Opened, data: Dataset) -> Loaded {
+/// Prepares the dataset read from an opened project; also returns the window's summary.
+fn prepare(path: &Path, opened: Opened, data: Dataset) -> (Loaded, ProjectSummary) {
     let started = std::time::Instant::now();
     let prepared = Prepared::owning(data);
     log::debug!("prepared in {:?}", started.elapsed());
-    let data = prepared.dataset();
-    let summary = ProjectSummary {
-        path: path.to_owned(),
-        settings: opened.settings,
-        facets: prepared.facets(),
-        users: data.users.len(),
-        sessions: data.sessions.len(),
-        data_end_ms: data.data_end_ms(),
-        imports: opened.imports,
-        quality: metrics::quality(&prepared),
-        read_only: opened.project.is_read_only(),
-        loading: false,
-    };
+    let counted = Counted::of(&prepared);
     log::info!(
         "loaded {}: {} users, {} sessions",
         path.display(),
-        summary.users,
-        summary.sessions
+        counted.users,
+        counted.sessions
     );
-    Loaded {
+    let summary = opened.summary(path, counted.clone(), false);
+    let loaded = Loaded {
         prepared,
         project: opened.project,
         seen: opened.seen,
-        summary,
+        counted,
         remembered: opened.remembered,
         settled: false,
         ahead: views_to_work_out_ahead(),
-    }
+    };
+    (loaded, summary)
 }
 
 /// Loads `path`, sending what it has as soon as it has it: the remembered overview (as
@@ -407,18 +429,7 @@ fn load(
     let remembered = overview.zip(opened.remembered.as_deref().and_then(remembered_overview));
     if let Some((generation, remembered)) = remembered {
         log::debug!("showing the remembered overview of {}", path.display());
-        let summary = ProjectSummary {
-            path: path.to_owned(),
-            settings: opened.settings.clone(),
-            facets: remembered.facets,
-            users: remembered.users,
-            sessions: remembered.sessions,
-            data_end_ms: remembered.data_end_ms,
-            imports: opened.imports.clone(),
-            quality: remembered.quality,
-            read_only: opened.project.is_read_only(),
-            loading: true,
-        };
+        let summary = opened.summary(path, remembered.counted, true);
         let result = ViewResult::Overview {
             all: remembered.all,
             distributions: remembered.distributions,
@@ -439,8 +450,7 @@ fn load(
     };
     // The old project goes before the new one is prepared (a failed load keeps it).
     *current = None;
-    let loaded = prepare(path, opened, data);
-    let summary = loaded.summary.clone();
+    let (loaded, summary) = prepare(path, opened, data);
     *current = Some(loaded);
     send(Response::Loaded(Box::new(summary)))
 }
