@@ -7,6 +7,7 @@
 mod chunks;
 mod load;
 mod raw;
+mod rebuild;
 mod schema;
 mod writer;
 
@@ -24,7 +25,8 @@ pub use writer::ImportWriter;
 
 use raw::RawWriter;
 
-use load::{load_dataset, rebuild_in};
+use load::load_dataset;
+use rebuild::rebuild_in;
 
 /// Why a project could not be opened, read or written.
 #[derive(Debug, thiserror::Error)]
@@ -197,7 +199,7 @@ impl Project {
             if version < 3 {
                 // Version 3 keeps rows in chunks and built users and sessions with them.
                 let settings = read_settings(&tx).unwrap_or_default();
-                load::move_version_2_rows(&tx)
+                rebuild::move_version_2_rows(&tx)
                     .and_then(|()| rebuild_in(&tx, &settings).map(drop))
                     .map_err(sqlite(path))?;
             }
@@ -367,7 +369,7 @@ impl Project {
         let tx = self.begin_write()?;
         write_settings(&tx, settings).map_err(sqlite(&path))?;
         if needs_rebuild
-            && load::rebuild_watched(&tx, settings, watch)
+            && rebuild::rebuild_watched(&tx, settings, watch)
                 .map_err(sqlite(&path))?
                 .is_none()
         {

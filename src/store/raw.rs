@@ -426,10 +426,10 @@ fn each_raw_chunk(
 }
 
 /// Every raw chunk, in import order (as `each_raw_row` visits them).
-pub(super) fn raw_chunks(conn: &Connection) -> rusqlite::Result<Vec<super::load::RawChunk>> {
+pub(super) fn raw_chunks(conn: &Connection) -> rusqlite::Result<Vec<super::rebuild::RawChunk>> {
     let mut chunks = Vec::new();
     each_raw_chunk(conn, |import_id, kind, data| {
-        chunks.push(super::load::RawChunk {
+        chunks.push(super::rebuild::RawChunk {
             import_id: Some(import_id),
             kind,
             data: data.to_vec(),

@@ -1,0 +1,763 @@
+//! Rebuilds the derived users and sessions from the raw rows, part by part, so that
+//! memory stays bounded whatever the size of the project.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::sync::mpsc;
+
+use rusqlite::{params, Transaction};
+
+use super::chunks::{Corrupt, Encoder, CHUNK_ROWS};
+use super::load::load_directory;
+use super::raw::{self, Dictionary, RawRow, RawWriter};
+use super::seq;
+use crate::import::CAMPAIGN_ID_PREFIX;
+use crate::model::{AttrRow, Attributes, BuildStats, Directory, EventRow, SessionRow, Settings};
+use crate::sessions::{self, BuildOptions, Ordered, UserRows};
+
+/// Raw rows held in memory at once while rebuilding: users are built in parts of about
+/// this many rows, so memory stays flat whatever the size of the project.
+const PART_ROWS: u64 = 400_000;
+
+/// Rebuilds the users and sessions from the raw rows, in key order.
+pub(super) fn rebuild_in(
+    tx: &Transaction<'_>,
+    settings: &Settings,
+) -> rusqlite::Result<BuildStats> {
+    // Nothing stops this one, so it always ends with stats.
+    rebuild_watched(tx, settings, &mut |_, _| true).map(Option::unwrap_or_default)
+}
+
+/// `rebuild_in`, telling `watch` how many of the rows it has to go through are done (of
+/// how many); when `watch` answers false the rebuild stops with `None`, and the caller
+/// rolls the transaction back.
+pub(super) fn rebuild_watched(
+    tx: &Transaction<'_>,
+    settings: &Settings,
+    watch: &mut dyn FnMut(u64, u64) -> bool,
+) -> rusqlite::Result<Option<BuildStats>> {
+    rebuild_in_parts(tx, settings, PART_ROWS, watch)
+}
+
+/// `rebuild_watched` with parts of about `part_rows` rows.
+fn rebuild_in_parts(
+    tx: &Transaction<'_>,
+    settings: &Settings,
+    part_rows: u64,
+    watch: &mut dyn FnMut(u64, u64) -> bool,
+) -> rusqlite::Result<Option<BuildStats>> {
+    let started = std::time::Instant::now();
+    let directory = load_directory(tx)?;
+    let keys = raw::texts(tx, "user_keys", "key")?;
+    let values = raw::texts(tx, "attr_values", "value")?;
+    let mut dictionary = Dictionary::attr_values(tx)?;
+
+    // Users are numbered in key order, whatever order they were imported in.
+    let mut order: Vec<u32> = (0..keys.len() as u32).collect();
+    order.sort_unstable_by(|&a, &b| keys[a as usize].cmp(&keys[b as usize]));
+    let mut rank = vec![0u32; keys.len()];
+    for (r, &id) in order.iter().enumerate() {
+        rank[id as usize] = r as u32;
+    }
+
+    // First pass: how many rows each user has, and the last moment in the data.
+    let mut rows_of = vec![0u32; keys.len()];
+    let mut latest_ms: Option<i64> = None;
+    raw::each_raw_row(tx, |_, _, user, row| {
+        if let Some(count) = rows_of.get_mut(user as usize) {
+            *count += 1;
+        }
+        let moment = match row {
+            RawRow::Session { start_ms, end_ms } => Some(end_ms.unwrap_or(start_ms)),
+            RawRow::Event { time_ms, .. } => Some(time_ms),
+            RawRow::User {
+                time_ms,
+                is_install,
+                ..
+            } => is_install.then_some(time_ms),
+        };
+        latest_ms = latest_ms.max(moment);
+    })?;
+    let parts = cut_into_parts(&order, &rows_of, part_rows);
+    let rows_total: u64 = rows_of.iter().map(|&n| u64::from(n)).sum();
+
+    tx.execute_batch("DELETE FROM built_chunks; DELETE FROM build_stats;")?;
+    let options = BuildOptions::from_settings(settings);
+    let mut stats = BuildStats::default();
+
+    // Each row goes to the part its user is in (reading one part's rows alone), or all
+    // rows are read at once when there is only one part.
+    let spilled = parts.len() > 1;
+    // Every row is read once more when spilled, and once to build its part.
+    let (mut done, total) = if spilled {
+        (rows_total, 2 * rows_total)
+    } else {
+        (0, rows_total)
+    };
+    if !watch(0, total) {
+        return Ok(None);
+    }
+    log::debug!(
+        "rebuild: {rows_total} rows in {} parts, counted in {:.2} s",
+        parts.len(),
+        started.elapsed().as_secs_f64()
+    );
+    let mut spilled_chunks = Vec::new();
+    if spilled {
+        spilled_chunks = spill_into_parts(tx, &rank, &parts)?;
+        log::debug!(
+            "rebuild: spilled in {:.2} s",
+            started.elapsed().as_secs_f64()
+        );
+        if !watch(done, total) {
+            return Ok(None);
+        }
+    }
+
+    // This thread fetches each part's chunks while the `rebuild-part` thread decodes,
+    // builds and encodes the part before it; the chunks it encodes come back here to be
+    // written. What a part allocates is freed on the thread that allocated it.
+    let (parts_out, parts_in) = mpsc::sync_channel::<Vec<RawChunk>>(1);
+    let (built_out, built_in) = mpsc::sync_channel::<rusqlite::Result<BuiltPart>>(1);
+    let options = &options;
+    let known = Known {
+        keys: &keys,
+        order: &order,
+        rank: &rank,
+        values: &values,
+        directory: &directory,
+    };
+    let parts_ref = &parts;
+    let dictionary = std::thread::scope(|scope| -> rusqlite::Result<Option<Dictionary>> {
+        let building = std::thread::Builder::new()
+            .name("rebuild-part".to_owned())
+            .spawn_scoped(scope, move || {
+                let mut out = BuiltWriter::default();
+                for (part, chunks) in parts_ref.iter().zip(parts_in) {
+                    let built = known
+                        .part_rows(part, &chunks)
+                        .map(|users| sessions::build(users, options))
+                        .map(|built| out.encode(&built, &mut dictionary));
+                    if built_out.send(built).is_err() {
+                        break;
+                    }
+                }
+                dictionary
+            })
+            .map_err(|e| stopped(&format!("cannot start the rebuild's thread: {e}")))?;
+        let stopped_early = || stopped("the rebuild's thread stopped");
+        let mut write = |part: BuiltPart| -> rusqlite::Result<()> {
+            stats.absorb(&part.stats);
+            for (kind, rows, bytes) in part.chunks {
+                put_built(tx, kind, rows, bytes)?;
+            }
+            Ok(())
+        };
+
+        for (index, part) in parts.iter().enumerate() {
+            let chunks = if spilled {
+                spilled_chunks_of(tx, &spilled_chunks[index])?
+            } else {
+                raw::raw_chunks(tx)?
+            };
+            // The part before this one is built by now, or soon: write it, then hand
+            // this one over.
+            if index > 0 {
+                write(built_in.recv().map_err(|_| stopped_early())??)?;
+            }
+            parts_out.send(chunks).map_err(|_| stopped_early())?;
+            done += part
+                .clone()
+                .map(|r| u64::from(rows_of[order[r] as usize]))
+                .sum::<u64>();
+            if !watch(done, total) {
+                return Ok(None);
+            }
+        }
+        drop(parts_out);
+        for built in &built_in {
+            write(built?)?;
+        }
+        building
+            .join()
+            .map(Some)
+            .map_err(|_| stopped("the rebuild's thread failed"))
+    })?;
+    let Some(mut dictionary) = dictionary else {
+        return Ok(None);
+    };
+    if spilled {
+        tx.execute_batch("DROP TABLE temp.rebuild_parts;")?;
+    }
+    dictionary.flush(tx)?;
+
+    let stats_json = serde_json::to_value(&stats).unwrap_or_default();
+    let mut put = tx.prepare_cached("INSERT INTO build_stats (key, value) VALUES (?1, ?2)")?;
+    if let serde_json::Value::Object(map) = stats_json {
+        for (key, value) in map {
+            put.execute(params![key, value.as_i64().unwrap_or(0)])?;
+        }
+    }
+    if let Some(latest) = latest_ms {
+        put.execute(params![LATEST_MS_KEY, latest])?;
+    }
+    log::debug!(
+        "rebuilt {} users and {} sessions in {:.2} s",
+        stats.users,
+        stats.sessions,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(Some(stats))
+}
+
+/// Turns one raw row into what the session builder reads, names resolved.
+fn add_row(
+    target: &mut UserRows,
+    seq: i64,
+    row: RawRow<'_>,
+    values: &[String],
+    directory: &Directory,
+) {
+    match row {
+        RawRow::Session { start_ms, end_ms } => target.sessions.push(Ordered {
+            seq,
+            row: SessionRow {
+                user: String::new(),
+                start_ms,
+                end_ms,
+            },
+        }),
+        RawRow::Event {
+            time_ms,
+            name,
+            event_id,
+        } => target.events.push(Ordered {
+            seq,
+            row: EventRow {
+                user: String::new(),
+                time_ms,
+                name: name.and_then(|n| values.get(n as usize).cloned()),
+                event_id: event_id.map(str::to_owned),
+            },
+        }),
+        RawRow::User {
+            time_ms,
+            is_install,
+            adds_session,
+            attrs,
+        } => {
+            let mut attrs = raw::attributes(values, attrs);
+            directory.resolve(CAMPAIGN_ID_PREFIX, &mut attrs.channel, &mut attrs.campaign);
+            target.attrs.push(Ordered {
+                seq,
+                row: AttrRow {
+                    user: String::new(),
+                    time_ms,
+                    is_install,
+                    adds_session,
+                    attrs,
+                },
+            });
+        }
+    }
+}
+
+/// Copies every raw row, with its place in import order, into a temporary table of
+/// chunks by part, so that building a part reads that part's rows and no others.
+/// Returns the rowids of each part's chunks, in the order they were written.
+fn spill_into_parts(
+    tx: &Transaction<'_>,
+    rank: &[u32],
+    parts: &[Range<usize>],
+) -> rusqlite::Result<Vec<Vec<i64>>> {
+    tx.execute_batch(
+        "DROP TABLE IF EXISTS temp.rebuild_parts;
+         CREATE TEMP TABLE rebuild_parts (kind INTEGER NOT NULL, data BLOB NOT NULL);",
+    )?;
+    let part_of = |user: u32| {
+        let r = rank.get(user as usize).map_or(usize::MAX, |&r| r as usize);
+        parts.partition_point(|p| p.end <= r)
+    };
+    let mut buffers: Vec<[Encoder; 3]> = parts.iter().map(|_| Default::default()).collect();
+    let mut chunks: Vec<Vec<i64>> = vec![Vec::new(); parts.len()];
+    let mut insert =
+        tx.prepare_cached("INSERT INTO temp.rebuild_parts (kind, data) VALUES (?1, ?2)")?;
+    let mut put = |part: usize, kind: usize, bytes: Vec<u8>| -> rusqlite::Result<()> {
+        insert.execute(params![kind as i64, bytes])?;
+        chunks[part].push(tx.last_insert_rowid());
+        Ok(())
+    };
+    let mut failed: Option<rusqlite::Error> = None;
+    raw::each_raw_row(tx, |import_id, line, user, row| {
+        let part = part_of(user);
+        let Some(buffer) = buffers.get_mut(part) else {
+            return; // a user number with no key: nothing to build
+        };
+        let kind = row.kind();
+        raw::encode_row(&mut buffer[kind], seq(import_id, line), user, &row);
+        if buffer[kind].rows >= CHUNK_ROWS && failed.is_none() {
+            let (_, bytes) = buffer[kind].take();
+            if let Err(e) = put(part, kind, bytes) {
+                failed = Some(e);
+            }
+        }
+    })?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    for (index, part) in buffers.iter_mut().enumerate() {
+        for (kind, buffer) in part.iter_mut().enumerate() {
+            if buffer.rows > 0 {
+                let (_, bytes) = buffer.take();
+                put(index, kind, bytes)?;
+            }
+        }
+    }
+    Ok(chunks)
+}
+
+/// A chunk of raw rows as fetched for a part: `import_id` is `None` for spilled chunks,
+/// whose rows carry their place in import order already.
+pub(super) struct RawChunk {
+    pub import_id: Option<i64>,
+    pub kind: usize,
+    pub data: Vec<u8>,
+}
+
+/// The spilled chunks of one part (`spill_into_parts`).
+fn spilled_chunks_of(tx: &Transaction<'_>, chunks: &[i64]) -> rusqlite::Result<Vec<RawChunk>> {
+    // By rowid: a part's chunks are a few among many, and a scan would read them all.
+    let mut stmt =
+        tx.prepare_cached("SELECT kind, data FROM temp.rebuild_parts WHERE rowid = ?1")?;
+    let mut fetched = Vec::with_capacity(chunks.len());
+    for &rowid in chunks {
+        let mut rows = stmt.query([rowid])?;
+        if let Some(row) = rows.next()? {
+            fetched.push(RawChunk {
+                import_id: None,
+                kind: usize::try_from(row.get::<_, i64>(0)?).unwrap_or(usize::MAX),
+                data: row.get(1)?,
+            });
+        }
+    }
+    Ok(fetched)
+}
+
+/// What every part is built with: users' keys and order, and texts by number.
+#[derive(Clone, Copy)]
+struct Known<'a> {
+    keys: &'a [String],
+    /// User numbers in key order, and each user's place in it.
+    order: &'a [u32],
+    rank: &'a [u32],
+    values: &'a [String],
+    directory: &'a Directory,
+}
+
+impl Known<'_> {
+    /// The rows of the users of `part` (ranks in key order) from its chunks, by key.
+    fn part_rows(
+        self,
+        part: &Range<usize>,
+        chunks: &[RawChunk],
+    ) -> rusqlite::Result<BTreeMap<String, UserRows>> {
+        let mut rows: Vec<UserRows> = part.clone().map(|_| UserRows::default()).collect();
+        for chunk in chunks {
+            raw::decode_rows(chunk.kind, &chunk.data, |line, user, row| {
+                let Some(r) = self.rank.get(user as usize).map(|&r| r as usize) else {
+                    return;
+                };
+                if part.contains(&r) {
+                    let seq = chunk.import_id.map_or(line, |id| seq(id, line));
+                    add_row(
+                        &mut rows[r - part.start],
+                        seq,
+                        row,
+                        self.values,
+                        self.directory,
+                    );
+                }
+            })
+            .map_err(|Corrupt| raw::corrupt("rebuild rows that do not decode"))?;
+        }
+        // A user whose every row was removed with its import is no user at all.
+        Ok(part
+            .clone()
+            .zip(rows)
+            .filter(|(_, rows)| {
+                !(rows.sessions.is_empty() && rows.events.is_empty() && rows.attrs.is_empty())
+            })
+            .map(|(r, rows)| (self.keys[self.order[r] as usize].clone(), rows))
+            .collect())
+    }
+}
+
+/// The key of `build_stats` that keeps the last moment in the raw rows.
+pub(super) const LATEST_MS_KEY: &str = "latest_ms";
+
+/// Consecutive ranges of users (in key order) of about `part_rows` rows each.
+fn cut_into_parts(order: &[u32], rows_of: &[u32], part_rows: u64) -> Vec<Range<usize>> {
+    let mut parts = Vec::new();
+    let (mut start, mut rows) = (0, 0u64);
+    for (r, &id) in order.iter().enumerate() {
+        rows += u64::from(rows_of[id as usize]);
+        if rows >= part_rows {
+            parts.push(start..r + 1);
+            (start, rows) = (r + 1, 0);
+        }
+    }
+    if start < order.len() {
+        parts.push(start..order.len());
+    }
+    parts
+}
+
+/// One part's users and sessions, encoded: what `rebuild-part` hands back to be written.
+struct BuiltPart {
+    stats: BuildStats,
+    /// Kind, rows and bytes of each chunk, in order.
+    chunks: Vec<(&'static str, usize, Vec<u8>)>,
+}
+
+/// Encodes built users and sessions as chunks.
+#[derive(Default)]
+struct BuiltWriter {
+    /// Users encoded so far: the number of the next one.
+    users: u32,
+}
+
+impl BuiltWriter {
+    /// Encodes one part's users and sessions; their attribute texts get their numbers
+    /// from `dictionary`, which writes new ones when it is flushed.
+    fn encode(&mut self, built: &sessions::Built, dictionary: &mut Dictionary) -> BuiltPart {
+        let mut chunks = Vec::new();
+        let mut e = Encoder::default();
+        for user in &built.users {
+            e.text(Some(&user.key));
+            e.time(user.install_ms);
+            e.unsigned((u64::from(user.reinstalls) << 1) | u64::from(user.install_inferred));
+            let a = &user.attrs;
+            for text in [
+                &a.channel,
+                &a.campaign,
+                &a.country,
+                &a.platform,
+                &a.app_version,
+            ] {
+                e.unsigned(u64::from(dictionary.number(text)));
+            }
+            e.rows += 1;
+        }
+        take_chunk(&mut chunks, USERS, &mut e);
+
+        let mut previous_user = 0;
+        for session in &built.sessions {
+            let user = self.users + session.user;
+            e.unsigned(u64::from(user - previous_user));
+            previous_user = user;
+            e.time(session.start_ms);
+            e.end(session.start_ms, session.end_ms);
+            e.unsigned(session.source as u64);
+            e.rows += 1;
+            if e.rows >= CHUNK_ROWS {
+                take_chunk(&mut chunks, SESSIONS, &mut e);
+                previous_user = 0;
+            }
+        }
+        take_chunk(&mut chunks, SESSIONS, &mut e);
+        self.users += built.users.len() as u32;
+        BuiltPart {
+            stats: built.stats.clone(),
+            chunks,
+        }
+    }
+}
+
+pub(super) const USERS: &str = "users";
+pub(super) const SESSIONS: &str = "sessions";
+
+/// Moves what `e` holds, if anything, into `chunks` as a chunk of `kind`.
+fn take_chunk(
+    chunks: &mut Vec<(&'static str, usize, Vec<u8>)>,
+    kind: &'static str,
+    e: &mut Encoder,
+) {
+    if e.rows > 0 {
+        let (rows, bytes) = e.take();
+        chunks.push((kind, rows, bytes));
+    }
+}
+
+fn put_built(
+    tx: &Transaction<'_>,
+    kind: &str,
+    rows: usize,
+    bytes: Vec<u8>,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached("INSERT INTO built_chunks (kind, rows, data) VALUES (?1, ?2, ?3)")?
+        .execute(params![kind, rows as i64, bytes])?;
+    Ok(())
+}
+
+/// An error for a rebuild that could not go on for a reason of its own, not SQLite's.
+fn stopped(why: &str) -> rusqlite::Error {
+    rusqlite::Error::ToSqlConversionFailure(why.into())
+}
+
+/// Moves the rows of the version 2 tables into chunks, one import at a time.
+pub(super) fn move_version_2_rows(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    let imports: Vec<i64> = tx
+        .prepare("SELECT id FROM imports ORDER BY id")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for import_id in imports {
+        let mut writer = RawWriter::new(tx, import_id)?;
+        let mut stmt = tx.prepare(
+            "SELECT line, user_key, start_ms, end_ms FROM raw_sessions
+             WHERE import_id = ?1 ORDER BY line",
+        )?;
+        let mut rows = stmt.query([import_id])?;
+        while let Some(r) = rows.next()? {
+            let row = SessionRow {
+                user: r.get(1)?,
+                start_ms: r.get(2)?,
+                end_ms: r.get(3)?,
+            };
+            writer.session(tx, r.get(0)?, &row)?;
+        }
+        let mut stmt = tx.prepare(
+            "SELECT line, user_key, time_ms, event_name, event_id FROM raw_events
+             WHERE import_id = ?1 ORDER BY line",
+        )?;
+        let mut rows = stmt.query([import_id])?;
+        while let Some(r) = rows.next()? {
+            let row = EventRow {
+                user: r.get(1)?,
+                time_ms: r.get(2)?,
+                name: r.get(3)?,
+                event_id: r.get(4)?,
+            };
+            writer.event(tx, r.get(0)?, &row)?;
+        }
+        let mut stmt = tx.prepare(
+            "SELECT line, user_key, time_ms, is_install, channel, campaign, country, platform,
+                    app_version, adds_session
+             FROM raw_user_rows WHERE import_id = ?1 ORDER BY line",
+        )?;
+        let mut rows = stmt.query([import_id])?;
+        while let Some(r) = rows.next()? {
+            let row = AttrRow {
+                user: r.get(1)?,
+                time_ms: r.get(2)?,
+                is_install: r.get(3)?,
+                adds_session: r.get(9)?,
+                attrs: Attributes {
+                    channel: r.get(4)?,
+                    campaign: r.get(5)?,
+                    country: r.get(6)?,
+                    platform: r.get(7)?,
+                    app_version: r.get(8)?,
+                },
+            };
+            writer.user_row(tx, r.get(0)?, &row)?;
+        }
+        writer.finish(tx)?;
+    }
+    tx.execute_batch("DELETE FROM raw_sessions; DELETE FROM raw_events; DELETE FROM raw_user_rows;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ImportRecord, Settings};
+    use crate::store::Project;
+
+    const MIN: i64 = 60_000;
+
+    /// Sessions, events (one a duplicate, one excluded), install rows and a reinstall,
+    /// over two imports and users out of key order.
+    fn project(path: &std::path::Path) -> Project {
+        let mut project = Project::create(path).unwrap();
+        for (n, file) in ["a.csv", "b.csv"].iter().enumerate() {
+            let record = ImportRecord {
+                file_name: (*file).to_owned(),
+                sha256: format!("sha-{n}"),
+                kind: "sessions".to_owned(),
+                on_bad_rows: "abort".to_owned(),
+                ..ImportRecord::default()
+            };
+            let mut writer = project.begin_import(&record).unwrap();
+            let base = i64::try_from(n).unwrap() * 1000 * MIN;
+            for u in (0..40).rev() {
+                let user = format!("user{u:02}");
+                let line = u64::try_from(u).unwrap() * 10 + 2;
+                writer
+                    .user_row(
+                        line,
+                        &AttrRow {
+                            user: user.clone(),
+                            time_ms: base,
+                            is_install: true,
+                            adds_session: u % 3 == 0,
+                            attrs: Attributes {
+                                channel: format!("ch{}", u % 4),
+                                ..Attributes::default()
+                            },
+                        },
+                    )
+                    .unwrap();
+                let start = base + i64::from(u) * MIN;
+                let session = SessionRow {
+                    user: user.clone(),
+                    start_ms: start,
+                    end_ms: (u % 5 != 0).then_some(start + 5 * MIN),
+                };
+                writer.session(line + 1, &session).unwrap();
+                for (k, name) in ["open", "open", "ping"].iter().enumerate() {
+                    let event = EventRow {
+                        user: user.clone(),
+                        time_ms: start + 40 * MIN + i64::from(k == 2) * MIN,
+                        name: Some((*name).to_owned()),
+                        event_id: None,
+                    };
+                    writer.event(line + 2 + k as u64, &event).unwrap();
+                }
+            }
+            writer.finish(&record).unwrap();
+        }
+        project
+    }
+
+    #[test]
+    fn building_in_many_parts_gives_what_one_part_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut project = project(&dir.path().join("p.cohort"));
+        let settings = Settings {
+            excluded_events: vec!["ping".to_owned()],
+            ..Settings::default()
+        };
+        let mut build = |part_rows| {
+            let tx = project.begin_write().unwrap();
+            let mut steps = Vec::new();
+            let stats = rebuild_in_parts(&tx, &settings, part_rows, &mut |done, total| {
+                steps.push((done, total));
+                true
+            })
+            .unwrap()
+            .unwrap();
+            tx.commit().unwrap();
+            // Progress only goes forward and ends at its total.
+            assert!(steps.windows(2).all(|w| w[0].0 <= w[1].0), "{steps:?}");
+            assert_eq!(steps.last().map(|&(d, t)| d == t), Some(true), "{steps:?}");
+            (stats, project.load_dataset().unwrap())
+        };
+        let (one_stats, one) = build(u64::MAX);
+        // 40 users of 2 x 5 rows (and 2 x 5 more for a third of them): parts of about
+        // 7 rows are a user or two each.
+        let (many_stats, many) = build(7);
+        assert_eq!(one_stats, many_stats);
+        assert_eq!(one.users, many.users);
+        assert_eq!(one.sessions, many.sessions);
+        assert_eq!(one.latest_ms, many.latest_ms);
+        // And the build saw what was written: 40 users, the duplicate "open" of each
+        // user in each import, the excluded "ping"s, the second install as a reinstall.
+        assert_eq!(one_stats.users, 40);
+        assert_eq!(one_stats.duplicate_events, 80);
+        assert_eq!(one_stats.excluded_events, 80);
+        assert_eq!(one_stats.reinstalls, 40);
+        assert_eq!(one.users[0].key, "user00");
+    }
+
+    #[test]
+    fn user_rows_that_add_nothing_are_not_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut project = Project::create(&dir.path().join("p.cohort")).unwrap();
+        let record = ImportRecord {
+            file_name: "a.csv".to_owned(),
+            sha256: "sha".to_owned(),
+            kind: "events".to_owned(),
+            on_bad_rows: "abort".to_owned(),
+            ..ImportRecord::default()
+        };
+        let mut writer = project.begin_import(&record).unwrap();
+        let row = |time_ms: i64, is_install: bool, channel: &str| AttrRow {
+            user: "a".to_owned(),
+            time_ms,
+            is_install,
+            adds_session: false,
+            attrs: Attributes {
+                channel: channel.to_owned(),
+                ..Attributes::default()
+            },
+        };
+        // Kept: x at 5, x at 3 (earlier), y at 1, installs at 2 and 9. Left out: x at 7
+        // and 5 again (x is known from 3 on), the second install at 2.
+        let rows = [
+            row(5, false, "x"),
+            row(3, false, "x"),
+            row(7, false, "x"),
+            row(5, false, "x"),
+            row(1, false, "y"),
+            row(2, true, ""),
+            row(2, true, ""),
+            row(9, true, ""),
+        ];
+        for (line, r) in (2..).zip(&rows) {
+            writer.user_row(line, r).unwrap();
+        }
+        let session = SessionRow {
+            user: "a".to_owned(),
+            start_ms: 2,
+            end_ms: None,
+        };
+        writer.session(20, &session).unwrap();
+        writer.finish(&record).unwrap();
+
+        let stored: i64 = project
+            .conn
+            .query_row(
+                "SELECT sum(rows) FROM raw_chunks WHERE kind = 'user_rows'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(stored, 5);
+        let dataset = project.load_dataset().unwrap();
+        let user = &dataset.users[0];
+        // The install is the earliest install row; the channel comes from the earliest
+        // row that has one (y at 1); two distinct install times are one reinstall.
+        assert_eq!(
+            (
+                user.install_ms,
+                user.attrs.channel.as_str(),
+                user.reinstalls
+            ),
+            (2, "y", 1)
+        );
+    }
+
+    #[test]
+    fn a_rebuild_stopped_halfway_leaves_the_project_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut project = project(&dir.path().join("p.cohort"));
+        let before = project.load_dataset().unwrap();
+        let settings = Settings {
+            timeout_minutes: 5,
+            ..Settings::default()
+        };
+        let tx = project.begin_write().unwrap();
+        let mut calls = 0;
+        let stopped = rebuild_in_parts(&tx, &settings, 7, &mut |_, _| {
+            calls += 1;
+            calls < 4 // stop after the spill and two parts
+        })
+        .unwrap();
+        assert!(stopped.is_none());
+        drop(tx); // rolled back
+        let after = project.load_dataset().unwrap();
+        assert_eq!(
+            (before.users, before.sessions),
+            (after.users, after.sessions)
+        );
+    }
+}
