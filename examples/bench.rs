@@ -151,6 +151,8 @@ fn query_figures(runs: usize, mut query: impl FnMut()) -> (Duration, Duration) {
 type Query<'a> = Box<dyn FnMut() + 'a>;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Quiet unless RUST_LOG asks: the worker logs where an opening spends its time.
+    env_logger::init();
     let args: Vec<String> = std::env::args().collect();
     let rows: u64 = args
         .iter()
@@ -382,6 +384,7 @@ fn opening_figures(project_path: &Path) -> Result<(), Box<dyn std::error::Error>
                 None => std::thread::sleep(Duration::from_millis(1)),
             }
         }
+        worker.finish();
         let ms = |d: Option<Duration>| d.map_or(0.0, |d| d.as_secs_f64() * 1000.0);
         println!(
             "| opening {opening}{} | {:.0} ms | {:.0} ms |",

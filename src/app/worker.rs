@@ -101,6 +101,7 @@ const MAX_SPLIT: usize = 6;
 pub struct Worker {
     requests: SyncSender<Request>,
     responses: Receiver<Response>,
+    thread: thread::JoinHandle<()>,
 }
 
 impl Worker {
@@ -108,13 +109,30 @@ impl Worker {
     pub fn start(wake: impl Fn() + Send + 'static) -> std::io::Result<Self> {
         let (requests, inbox) = mpsc::sync_channel::<Request>(64);
         let (outbox, responses) = mpsc::sync_channel::<Response>(64);
-        thread::Builder::new()
+        let thread = thread::Builder::new()
             .name("query-worker".to_owned())
             .spawn(move || serve(&inbox, &outbox, &wake))?;
         Ok(Self {
             requests,
             responses,
+            thread,
         })
+    }
+
+    /// Stops the worker and waits for it: it finishes the view it is working out, and
+    /// then works out nothing ahead. A benchmark calls this so that one opening's leftover
+    /// work does not slow the next one down.
+    pub fn finish(self) {
+        let Self {
+            requests,
+            responses,
+            thread,
+        } = self;
+        drop(requests);
+        drop(responses);
+        if thread.join().is_err() {
+            log::error!("the query worker panicked");
+        }
     }
 
     /// Sends a request; a full queue means the worker is far behind, and the request is
