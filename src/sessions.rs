@@ -115,12 +115,12 @@ pub fn build(rows: BTreeMap<String, UserRows>, options: &BuildOptions) -> Built 
             {
                 built.stats.sessions_over_24h += 1;
             }
-            built.sessions.push(Session {
-                user: index,
-                start_ms: session.start_ms,
-                end_ms: session.end_ms,
-                source: session.source,
-            });
+            built.sessions.push(Session::new(
+                index,
+                session.start_ms,
+                session.end_ms,
+                session.source,
+            ));
         }
         built.users.push(user);
     }
@@ -241,7 +241,7 @@ fn resolve_user(key: String, attrs: &[Ordered<AttrRow>], sessions: &[Pending]) -
         install_ms,
         install_inferred,
         reinstalls,
-        attrs: merged,
+        attrs: merged.into(),
     })
 }
 
@@ -319,7 +319,7 @@ mod tests {
         let spans: Vec<_> = built
             .sessions
             .iter()
-            .map(|s| (s.start_ms, s.end_ms))
+            .map(|s| (s.start_ms, s.end_ms()))
             .collect();
         assert_eq!(spans, vec![(0, Some(30 * MIN)), (60 * MIN + 1000, None)]);
     }
@@ -345,7 +345,7 @@ mod tests {
         let spans: Vec<_> = built
             .sessions
             .iter()
-            .map(|s| (s.start_ms, s.end_ms))
+            .map(|s| (s.start_ms, s.end_ms()))
             .collect();
         assert_eq!(spans, vec![(0, Some(5 * MIN)), (55 * MIN, None)]);
     }
@@ -359,7 +359,7 @@ mod tests {
         let built = build_events(vec![a, b], &options(30));
         assert_eq!(built.stats.duplicate_events, 1);
         assert_eq!(built.sessions.len(), 1);
-        assert_eq!(built.sessions[0].end_ms, None);
+        assert_eq!(built.sessions[0].end_ms(), None);
     }
 
     #[test]

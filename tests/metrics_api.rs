@@ -50,7 +50,7 @@ fn user(key: &str, install_ms: i64, attrs: Attributes) -> User {
         install_ms,
         install_inferred: false,
         reinstalls: 0,
-        attrs,
+        attrs: attrs.into(),
     }
 }
 
@@ -89,14 +89,16 @@ fn dataset(
         .collect();
     let mut sessions: Vec<Session> = sessions
         .iter()
-        .map(|&(key, start_ms, length)| Session {
-            user: index[key],
-            start_ms,
-            end_ms: length.map(|l| start_ms + l),
-            source: SessionSource::Row,
+        .map(|&(key, start_ms, length)| {
+            Session::new(
+                index[key],
+                start_ms,
+                length.map(|l| start_ms + l),
+                SessionSource::Row,
+            )
         })
         .collect();
-    sessions.sort_by_key(|s| (s.user, s.start_ms, s.end_ms));
+    sessions.sort_by_key(|s| (s.user, s.start_ms, s.end_ms()));
     Dataset {
         users,
         sessions,
@@ -1339,9 +1341,12 @@ fn quantiles_of_a_large_group_equal_those_of_all_values_sorted() {
             if only.is_some_and(|c| c != user.attrs.channel) {
                 continue;
             }
-            lengths.extend(own.iter().filter_map(|s| s.end_ms.map(|e| e - s.start_ms)));
+            lengths.extend(
+                own.iter()
+                    .filter_map(|s| s.end_ms().map(|e| e - s.start_ms)),
+            );
             for pair in own.windows(2) {
-                gaps.push(pair[1].start_ms - pair[0].end_ms.unwrap_or(pair[0].start_ms));
+                gaps.push(pair[1].start_ms - pair[0].end_ms().unwrap_or(pair[0].start_ms));
             }
         }
         lengths.sort_unstable();
@@ -1399,7 +1404,7 @@ fn quantiles_of_a_large_group_equal_those_of_all_values_sorted() {
         );
     }
     let length_sum: i64 = ds.sessions.iter().filter_map(|s| s.length_ms()).sum();
-    let known = ds.sessions.iter().filter(|s| s.end_ms.is_some()).count();
+    let known = ds.sessions.iter().filter(|s| s.end_ms().is_some()).count();
     close(
         all.avg_session_length_s,
         length_sum as f64 / known as f64 / 1000.0,

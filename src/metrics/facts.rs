@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::ops::Range;
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use chrono_tz::Tz;
@@ -94,12 +95,17 @@ impl<'d, R: std::hash::Hash + Eq> Naming<'d, R> {
             .by_raw
             .entry(raw)
             .or_insert_with(|| names.intern(key()));
+        self.met(id, spelling, when);
+        id
+    }
+
+    /// Notes that value `id`, spelled `spelling`, was met again on an install at `when`.
+    fn met(&mut self, id: u32, spelling: &'d str, when: (i64, usize)) {
         match self.earliest.get_mut(id as usize) {
             Some(slot) if when < slot.0 => *slot = (when, spelling),
             Some(_) => {}
             None => self.earliest.push((when, spelling)),
         }
-        id
     }
 
     /// The names, each shown as `show` writes its earliest spelling.
@@ -230,9 +236,25 @@ impl Facts {
         let mut campaign_parts = Vec::new();
         let (mut countries, mut platforms, mut app_versions) =
             (Naming::new(), Naming::new(), Naming::new());
+        // Users loaded with the same attributes share them: their ids are looked up once.
+        let mut known: FxHashMap<usize, [u32; 5]> = FxHashMap::default();
         for (i, (user, facts)) in dataset.users.iter().zip(&mut self.users).enumerate() {
             let attrs = &user.attrs;
             let when = (user.install_ms, i);
+            let shared = Arc::as_ptr(attrs).addr();
+            if let Some(&[channel, campaign, country, platform, app_version]) = known.get(&shared) {
+                channels.met(channel, &attrs.channel, when);
+                campaigns.met(campaign, &attrs.campaign, when);
+                countries.met(country, &attrs.country, when);
+                platforms.met(platform, &attrs.platform, when);
+                app_versions.met(app_version, &attrs.app_version, when);
+                facts.channel = channel;
+                facts.campaign = campaign;
+                facts.country = country;
+                facts.platform = platform;
+                facts.app_version = app_version;
+                continue;
+            }
             let channel = channels.id(attrs.channel.as_str(), &attrs.channel, when, || {
                 channel_key(&attrs.channel)
             });
@@ -259,6 +281,16 @@ impl Facts {
                 app_versions.id(attrs.app_version.as_str(), &attrs.app_version, when, || {
                     key(&attrs.app_version)
                 });
+            known.insert(
+                shared,
+                [
+                    facts.channel,
+                    facts.campaign,
+                    facts.country,
+                    facts.platform,
+                    facts.app_version,
+                ],
+            );
         }
         let trimmed = |raw: &str| raw.trim().to_owned();
         self.channels = channels.finish(|raw| match raw.trim() {
@@ -312,7 +344,7 @@ fn user_facts(
             span.length = Span::fit(session.length_ms());
             if i > from {
                 let previous = &dataset.sessions[i - 1];
-                let end = previous.end_ms.unwrap_or(previous.start_ms);
+                let end = previous.end_ms().unwrap_or(previous.start_ms);
                 span.gap = Span::fit(Some((start_ms - end).max(0)));
             }
         }

@@ -207,7 +207,7 @@ impl<'a> Prepared<'a> {
             Span::LOOK_UP => {
                 let sessions = &self.dataset().sessions;
                 let previous = &sessions[i.checked_sub(1)?];
-                let end = previous.end_ms.unwrap_or(previous.start_ms);
+                let end = previous.end_ms().unwrap_or(previous.start_ms);
                 Some((sessions[i].start_ms - end).max(0))
             }
             ms => Some(i64::from(ms)),

@@ -456,7 +456,7 @@ impl BuiltWriter {
             e.unsigned(u64::from(user - previous_user));
             previous_user = user;
             e.time(session.start_ms);
-            e.end(session.start_ms, session.end_ms);
+            e.end(session.start_ms, session.end_ms());
             e.unsigned(session.source as u64);
             e.rows += 1;
             if e.rows >= CHUNK_ROWS {

@@ -174,7 +174,7 @@ mod tests {
         let sessions: Vec<(u32, i64, Option<i64>)> = dataset
             .sessions
             .iter()
-            .map(|s| (s.user, s.start_ms, s.end_ms))
+            .map(|s| (s.user, s.start_ms, s.end_ms()))
             .collect();
         assert_eq!(
             sessions,
