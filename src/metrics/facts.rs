@@ -12,6 +12,7 @@ use rustc_hash::FxHashMap;
 use crate::model::{Dataset, DayConvention, DAY_MS};
 use crate::time::{local_date, start_of_day_ms, DayTable};
 
+use super::campaign_qa::SHORT_SESSION_MS;
 use super::{
     channel_key, in_parallel, normalize_name, Span, SpendFacts, UserFacts, NO_DAY, NO_MATCH,
     ORGANIC,
@@ -330,6 +331,7 @@ fn user_facts(
         let mut from = first;
         let own = dataset.sessions[first..next].iter();
         let own_spans = &mut spans[first - first_session..next - first_session];
+        let (mut known_lengths, mut short_sessions, mut length_sum_ms) = (0u32, 0u32, 0i64);
         for ((i, session), span) in (first..).zip(own).zip(own_spans) {
             let start_ms = session.start_ms;
             if start_ms < user.install_ms {
@@ -341,11 +343,17 @@ fn user_facts(
                 DayConvention::Calendar => days.day_number(start_ms) - install_day,
             };
             span.day = u16::try_from(day).unwrap_or(NO_DAY);
-            span.length = Span::fit(session.length_ms());
+            let length = session.length_ms();
+            span.length = Span::fit(length);
             if i > from {
                 let previous = &dataset.sessions[i - 1];
                 let end = previous.end_ms().unwrap_or(previous.start_ms);
                 span.gap = Span::fit(Some((start_ms - end).max(0)));
+            }
+            if let Some(length) = length {
+                known_lengths += 1;
+                short_sessions += u32::from(length < SHORT_SESSION_MS);
+                length_sum_ms += length;
             }
         }
         let cohort_date = days.date(user.install_ms);
@@ -358,6 +366,9 @@ fn user_facts(
             platform: 0,
             app_version: 0,
             sessions: from..next,
+            known_lengths,
+            short_sessions,
+            length_sum_ms,
         });
     }
     facts

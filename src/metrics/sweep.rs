@@ -11,7 +11,6 @@ use super::distributions::{self, Distributions};
 use super::groups::{DayMetrics, GroupMetrics};
 use super::spread::Spread;
 use super::{ratio, Prepared};
-use crate::metrics::campaign_qa::SHORT_SESSION_MS;
 
 /// One group to compute: its name and its spend rows (`None`: spend is not defined).
 pub(super) struct GroupSpec {
@@ -113,9 +112,8 @@ pub(super) fn compute_groups(
             .iter()
             .map(|&e| Sums::new(max_day, spread, bins, e))
             .collect();
-        let mut active_day = vec![false; max_day + 1];
         for (u, g) in part.pairs() {
-            sums[g].add_user(prepared, u, max_day, &mut active_day);
+            sums[g].add_user(prepared, u, max_day);
         }
         sums
     })
@@ -212,80 +210,64 @@ impl Sums {
         }
     }
 
-    fn add_user(
-        &mut self,
-        prepared: &Prepared<'_>,
-        user: usize,
-        max_day: usize,
-        active_day: &mut [bool],
-    ) {
+    fn add_user(&mut self, prepared: &Prepared<'_>, user: usize, max_day: usize) {
         let facts = &prepared.facts.users[user];
         let sessions = facts.sessions.clone();
         self.installs += 1;
         self.sessions += sessions.len() as u64;
         self.quality.one_session_users += u64::from(sessions.len() <= 1);
+        self.quality.known_lengths += u64::from(facts.known_lengths);
+        self.quality.short_sessions += u64::from(facts.short_sessions);
+        self.length_sum += facts.length_sum_ms;
         if let Some(per_user) = &mut self.per_user {
             per_user[distributions::sessions_per_user_bin(sessions.len())] += 1;
         }
-
-        // The largest N this user counts for, capped at the last requested day.
-        let mature = usize::try_from(facts.max_mature_day)
-            .ok()
-            .map(|m| m.min(max_day));
-        let counts = &mut self.counts;
-        if let Some(m) = mature {
-            counts.mature_users[0] += 1;
-            counts.mature_users[m + 1] -= 1;
-        }
-        active_day.fill(false);
-
-        // Per-user totals live in locals: adding to `self` per session would make every
-        // session wait for the previous one's store (a third of a 10 M-session query).
-        let (mut known, mut short, mut length_sum) = (0u64, 0u64, 0i64);
-        let (mut counted, mut counted_ms) = (0i64, 0i64);
-        for i in sessions {
-            let length = prepared.length(i);
-            if let Some(length) = length {
-                known += 1;
-                short += u64::from(length < SHORT_SESSION_MS);
-                length_sum += length;
-            }
-            if self.spread {
-                if let Some(length) = length {
+        if self.spread {
+            for i in sessions {
+                if let Some(length) = prepared.length(i) {
                     self.lengths.add(length);
                 }
                 if let Some(gap) = prepared.gap(i) {
                     self.gaps.add(gap);
                 }
             }
+        }
 
-            let Some(m) = mature else {
-                continue;
-            };
-            let day = prepared.facts.spans[i].day as usize;
-            if day > m {
-                continue; // also sessions before the install
+        // The largest N this user counts for, capped at the last requested day.
+        let Some(mature) = usize::try_from(facts.max_mature_day)
+            .ok()
+            .map(|m| m.min(max_day))
+        else {
+            return;
+        };
+        let counts = &mut self.counts;
+        counts.mature_users[0] += 1;
+        counts.mature_users[mature + 1] -= 1;
+
+        // Per-user totals live in locals: adding to `self` per session would make every
+        // session wait for the previous one's store (a third of a 10 M-session query).
+        let (mut counted, mut counted_ms) = (0i64, 0i64);
+        let mut last_day = usize::MAX;
+        for i in facts.sessions.clone() {
+            let day = usize::from(prepared.facts.spans[i].day);
+            if day > mature {
+                break; // sessions come by start: their days N never go down
             }
             counts.through[day] += 1;
             counts.on_day[day] += 1;
             counted += 1;
-            if let Some(length) = length {
+            if let Some(length) = prepared.length(i) {
                 counts.time_through_ms[day] += length;
                 counted_ms += length;
             }
-            if !active_day[day] {
-                active_day[day] = true;
+            if day != last_day {
                 counts.active[day] += 1;
+                last_day = day;
             }
         }
         // Each counted session stops counting after the user's last mature day.
-        if let Some(m) = mature {
-            counts.through[m + 1] -= counted;
-            counts.time_through_ms[m + 1] -= counted_ms;
-        }
-        self.quality.known_lengths += known;
-        self.quality.short_sessions += short;
-        self.length_sum += length_sum;
+        counts.through[mature + 1] -= counted;
+        counts.time_through_ms[mature + 1] -= counted_ms;
     }
 
     /// Adds another part's sums of the same group.
