@@ -14,8 +14,8 @@ use crate::time::{local_date, start_of_day_ms, DayTable};
 
 use super::campaign_qa::SHORT_SESSION_MS;
 use super::{
-    channel_key, in_parallel, normalize_name, Span, SpendFacts, UserFacts, NO_DAY, NO_MATCH,
-    ORGANIC,
+    channel_key, in_parallel, normalize_name, Span, SpendFacts, StoredSpan, UserFacts, NO_DAY,
+    NO_MATCH, ORGANIC,
 };
 
 /// The distinct values of one attribute, numbered as first met: the key (trimmed, case
@@ -119,7 +119,8 @@ impl<'d, R: std::hash::Hash + Eq> Naming<'d, R> {
 /// Everything `Prepared` works out from its dataset.
 pub(super) struct Facts {
     pub(super) users: Vec<UserFacts>,
-    pub(super) spans: Vec<Span>,
+    /// Per session, by index into `Dataset::sessions`.
+    pub(super) spans: Vec<StoredSpan>,
     pub(super) spend: Vec<SpendFacts>,
     pub(super) channels: Names,
     pub(super) campaigns: Names,
@@ -130,6 +131,11 @@ pub(super) struct Facts {
 }
 
 impl Facts {
+    /// Day N of session `i` (`NO_DAY` before the install).
+    pub(super) fn day(&self, i: usize) -> u16 {
+        Span::load(self.spans[i]).day
+    }
+
     pub(super) fn of(dataset: &Dataset) -> Self {
         let settings = &dataset.settings;
         let tz = settings.zone();
@@ -153,7 +159,7 @@ impl Facts {
         let days = DayTable::new(tz, min_ms, max_ms);
 
         // Day N, length and gap of every session: the users in two halves, one per core.
-        let mut spans = vec![Span::EMPTY; dataset.sessions.len()];
+        let mut spans = vec![Span::EMPTY.store(); dataset.sessions.len()];
         let middle = dataset.users.len() / 2;
         let split = dataset
             .sessions
@@ -312,7 +318,7 @@ fn user_facts(
     dataset: &Dataset,
     users: Range<usize>,
     first_session: usize,
-    spans: &mut [Span],
+    spans: &mut [StoredSpan],
     days: &DayTable,
     maturity: &mut Maturity,
 ) -> Vec<UserFacts> {
@@ -332,12 +338,13 @@ fn user_facts(
         let own = dataset.sessions[first..next].iter();
         let own_spans = &mut spans[first - first_session..next - first_session];
         let (mut known_lengths, mut short_sessions, mut length_sum_ms) = (0u32, 0u32, 0i64);
-        for ((i, session), span) in (first..).zip(own).zip(own_spans) {
+        for ((i, session), stored) in (first..).zip(own).zip(own_spans) {
             let start_ms = session.start_ms;
             if start_ms < user.install_ms {
                 from = i + 1;
                 continue;
             }
+            let mut span = Span::EMPTY;
             let day = match settings.day {
                 DayConvention::Window => (start_ms - user.install_ms) / DAY_MS,
                 DayConvention::Calendar => days.day_number(start_ms) - install_day,
@@ -350,6 +357,7 @@ fn user_facts(
                 let end = previous.end_ms().unwrap_or(previous.start_ms);
                 span.gap = Span::fit(Some((start_ms - end).max(0)));
             }
+            *stored = span.store();
             if let Some(length) = length {
                 known_lengths += 1;
                 short_sessions += u32::from(length < SHORT_SESSION_MS);
@@ -409,6 +417,32 @@ impl Maturity {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_span_is_kept_as_zeros_and_every_span_reads_back() {
+        // Zeros are what lets the allocator hand the spans over already filled in.
+        assert_eq!(Span::EMPTY.store(), [0, 0, 0]);
+        let spans = [
+            Span::EMPTY,
+            Span {
+                length: 0,
+                gap: 5,
+                day: 0,
+            },
+            Span {
+                length: Span::LOOK_UP,
+                gap: Span::NONE,
+                day: NO_DAY - 1,
+            },
+        ];
+        for span in spans {
+            let back = Span::load(span.store());
+            assert_eq!(
+                (back.length, back.gap, back.day),
+                (span.length, span.gap, span.day)
+            );
+        }
+    }
 
     #[test]
     fn window_maturity_counts_full_days_after_the_cohort_date() {

@@ -118,6 +118,12 @@ struct Span {
     day: u16,
 }
 
+/// A span as `Facts::spans` keeps it: every field bitwise inverted, so that an empty span
+/// is all zeros. A vector of zeros comes zeroed from the allocator, untouched until
+/// written: 10 M spans need no pass over 120 MB to fill them in before the two halves
+/// of the users write theirs, each on its own core.
+type StoredSpan = [u32; 3];
+
 impl Span {
     const NONE: u32 = u32::MAX;
     /// Too long (about 50 days) or negative: read it from the session itself.
@@ -127,6 +133,19 @@ impl Span {
         gap: Self::NONE,
         day: NO_DAY,
     };
+
+    /// The span as `Facts::spans` keeps it.
+    fn store(self) -> StoredSpan {
+        [!self.length, !self.gap, u32::from(!self.day)]
+    }
+
+    fn load(stored: StoredSpan) -> Self {
+        Self {
+            length: !stored[0],
+            gap: !stored[1],
+            day: !u16::try_from(stored[2]).unwrap_or(0),
+        }
+    }
 
     fn fit(ms: Option<i64>) -> u32 {
         match ms {
@@ -195,7 +214,7 @@ impl<'a> Prepared<'a> {
     /// The length of session `i`, in milliseconds.
     #[inline]
     fn length(&self, i: usize) -> Option<i64> {
-        match self.facts.spans[i].length {
+        match Span::load(self.facts.spans[i]).length {
             Span::NONE => None,
             Span::LOOK_UP => self.dataset().sessions[i].length_ms(),
             ms => Some(i64::from(ms)),
@@ -207,7 +226,7 @@ impl<'a> Prepared<'a> {
     /// first session.
     #[inline]
     fn gap(&self, i: usize) -> Option<i64> {
-        match self.facts.spans[i].gap {
+        match Span::load(self.facts.spans[i]).gap {
             Span::NONE => None,
             Span::LOOK_UP => {
                 let sessions = &self.dataset().sessions;

@@ -249,7 +249,7 @@ impl Sums {
         let (mut counted, mut counted_ms) = (0i64, 0i64);
         let mut last_day = usize::MAX;
         for i in facts.sessions.clone() {
-            let day = usize::from(prepared.facts.spans[i].day);
+            let day = usize::from(prepared.facts.day(i));
             if day > mature {
                 break; // sessions come by start: their days N never go down
             }
