@@ -154,10 +154,11 @@ fn load_built(conn: &Connection) -> rusqlite::Result<(Vec<User>, Vec<Session>)> 
             .spawn_scoped(scope, || {
                 let users = decode_users_of(&user_chunks)?;
                 let mut tail = Vec::with_capacity(session_room.saturating_sub(split.rows));
+                let mut last_user = None;
                 for (count, data) in handed {
-                    decode_sessions(&data, count, &mut tail)?;
+                    last_user = last_user.max(decode_sessions(&data, count, &mut tail)?);
                 }
-                Ok::<_, Corrupt>((users, tail))
+                Ok::<_, Corrupt>((users, tail, last_user))
             })
             .map_err(|e| log::warn!("decoding the project on one core: {e}"))
             .ok();
@@ -186,25 +187,27 @@ fn load_built(conn: &Connection) -> rusqlite::Result<(Vec<User>, Vec<Session>)> 
                 rows = stmt.query([SESSIONS])?;
             }
         }
+        let mut last_user = None;
         while let Some(row) = rows.next()? {
             let count = row_count_hint(row.get(0)?);
-            decode_sessions(row.get_ref(1)?.as_blob()?, count, &mut sessions)
+            let last = decode_sessions(row.get_ref(1)?.as_blob()?, count, &mut sessions)
                 .map_err(|Corrupt| raw::corrupt("built sessions that do not decode"))?;
+            last_user = last_user.max(last);
         }
 
-        let (users, mut tail) = match helper {
+        let (users, mut tail, helper_last_user) = match helper {
             Some(helper) => helper.join().unwrap_or(Err(Corrupt)),
-            None => decode_users_of(&user_chunks).map(|users| (users, Vec::new())),
+            None => decode_users_of(&user_chunks).map(|users| (users, Vec::new(), None)),
         }
         .map_err(|Corrupt| raw::corrupt("built users or sessions that do not decode"))?;
         sessions.append(&mut tail);
+        // Sessions must name users that exist: the metrics index users by them.
+        if last_user.max(helper_last_user) >= Some(users.len()) {
+            return Err(raw::corrupt("sessions of users that do not exist"));
+        }
         log::debug!("sessions decoded in {:?}", started.elapsed());
         Ok::<_, rusqlite::Error>((users, sessions))
     })?;
-    // Sessions must name users that exist: the metrics index users by them.
-    if sessions.iter().any(|s| s.user as usize >= users.len()) {
-        return Err(raw::corrupt("sessions of users that do not exist"));
-    }
     Ok((users, sessions))
 }
 
@@ -285,10 +288,17 @@ fn decode_users(
     Ok(())
 }
 
-fn decode_sessions(data: &[u8], count: usize, sessions: &mut Vec<Session>) -> Result<(), Corrupt> {
+/// Decodes one chunk of sessions; returns the index of the last user they name, the
+/// largest (users only go up within a chunk), `None` for an empty chunk.
+fn decode_sessions(
+    data: &[u8],
+    count: usize,
+    sessions: &mut Vec<Session>,
+) -> Result<Option<usize>, Corrupt> {
     sessions.reserve(count);
     let mut d = Decoder::new(data);
     let mut user = 0u32;
+    let before = sessions.len();
     while !d.is_done() {
         user = user.checked_add(d.small()?).ok_or(Corrupt)?;
         let start_ms = d.time()?;
@@ -296,7 +306,7 @@ fn decode_sessions(data: &[u8], count: usize, sessions: &mut Vec<Session>) -> Re
         let source = SessionSource::from_code(i64::from(d.small()?));
         sessions.push(Session::new(user, start_ms, end_ms, source));
     }
-    Ok(())
+    Ok((sessions.len() > before).then_some(user as usize))
 }
 
 /// The lookup tables imported so far, later imports winning.
@@ -406,6 +416,22 @@ mod tests {
             .users
             .windows(2)
             .all(|w| Arc::ptr_eq(&w[0].attrs, &w[1].attrs)));
+    }
+
+    #[test]
+    fn sessions_of_users_that_are_gone_fail_the_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.cohort");
+        drop(project(&path, &sessions()));
+        Connection::open(&path)
+            .unwrap()
+            .execute("DELETE FROM built_chunks WHERE kind = 'users'", [])
+            .unwrap();
+        let error = Project::open(&path).unwrap().load_dataset().unwrap_err();
+        assert!(
+            error.to_string().contains("users that do not exist"),
+            "{error}"
+        );
     }
 
     #[test]
