@@ -92,6 +92,8 @@ fn open(path: &Path) -> Vec<Seen> {
                 };
                 seen.push(Seen::Overview(all, distributions));
                 if loaded {
+                    // The overview is written down after it is shown: wait for that.
+                    worker.finish();
                     return seen;
                 }
             }

@@ -740,10 +740,12 @@ fn wake(ctx: &Context) -> impl Fn() + Send + 'static {
 impl eframe::App for CohortApp {
     fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
-        // Per frame, so trace only: how long the last frame took (responsiveness checks).
+        // Per frame, so trace only: how long the last frame took, and what asked for this
+        // one (responsiveness checks).
         log::trace!(
-            "frame interval {:.1} ms",
-            ctx.input(|i| i.unstable_dt) * 1000.0
+            "frame interval {:.1} ms, asked by {:?}",
+            ctx.input(|i| i.unstable_dt) * 1000.0,
+            ctx.repaint_causes()
         );
         self.drain(&ctx);
         self.shortcuts(&ctx);

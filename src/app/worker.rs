@@ -260,13 +260,17 @@ fn serve(inbox: &Receiver<Request>, outbox: &SyncSender<Response>, wake: &dyn Fn
                         let started = std::time::Instant::now();
                         let result = answer(&loaded.prepared, &query);
                         log::debug!("query {generation} answered in {:?}", started.elapsed());
-                        if !loaded.settled && is_first_overview(&query) {
-                            remember_overview(loaded, &result);
-                        }
-                        send(Response::Answer {
+                        // Shown first, written down after: the write waits for the disk.
+                        let remember = !loaded.settled && is_first_overview(&query);
+                        let kept = remember.then(|| result.clone());
+                        let sent = send(Response::Answer {
                             generation,
                             result: Box::new(result),
-                        })
+                        });
+                        if let Some(result) = kept {
+                            remember_overview(loaded, &result);
+                        }
+                        sent
                     })
                 }
                 Request::Query { .. } => true,
