@@ -148,6 +148,9 @@ fn load_built(conn: &Connection) -> rusqlite::Result<(Vec<User>, Vec<Session>)> 
     };
     let started = std::time::Instant::now();
     let (users, sessions) = std::thread::scope(|scope| {
+        // Unbounded on purpose: this thread hands over all the helper's bytes (a third
+        // of the sessions' share of the file) before it decodes its own, while the
+        // helper is still on the users; a bounded channel would make it wait for them.
         let (hand_over, handed) = mpsc::channel::<(usize, Vec<u8>)>();
         let helper = std::thread::Builder::new()
             .name("load-helper".to_owned())
