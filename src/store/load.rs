@@ -1,5 +1,6 @@
 //! Reads the project into the shapes the session builder and the metrics use.
 
+use std::collections::hash_map::Entry;
 use std::collections::BTreeMap;
 use std::sync::{mpsc, Arc};
 
@@ -67,8 +68,21 @@ pub(super) fn load_dataset(conn: &Connection, settings: Settings) -> rusqlite::R
     while let Some(r) = cursor.next()? {
         stats_map.insert(r.get::<_, String>(0)?, r.get::<_, i64>(1)?.into());
     }
+    let counted = stats_map.contains_key("users") && stats_map.contains_key("sessions");
     let stats: BuildStats =
         serde_json::from_value(serde_json::Value::Object(stats_map)).unwrap_or_default();
+    // The last build wrote down how many users and sessions it made: chunks removed or
+    // emptied by another program would otherwise give smaller numbers without a word.
+    let made = |count: usize| u64::try_from(count).unwrap_or(u64::MAX);
+    if counted && (made(users.len()) != stats.users || made(sessions.len()) != stats.sessions) {
+        return Err(raw::corrupt(&format!(
+            "{} users and {} sessions, but its last build made {} and {}",
+            users.len(),
+            sessions.len(),
+            stats.users,
+            stats.sessions
+        )));
+    }
 
     let latest_ms: Option<i64> = conn
         .query_row(
@@ -129,39 +143,42 @@ fn load_built(conn: &Connection) -> rusqlite::Result<(Vec<User>, Vec<Session>)> 
     // strings each) and then the last sessions, whose bytes this thread hands it before
     // decoding the first ones straight from SQLite's pages. Its share is smaller: it
     // starts with the users, and its sessions are copied once more at the end.
-    let mut user_chunks: Vec<(usize, Vec<u8>)> = Vec::new();
+    let mut user_chunks: Vec<(i64, Vec<u8>)> = Vec::new();
     let mut stmt = conn.prepare_cached(CHUNKS_OF_KIND)?;
     let mut rows = stmt.query([USERS])?;
     while let Some(row) = rows.next()? {
-        user_chunks.push((row_count_hint(row.get(0)?), row.get(1)?));
+        user_chunks.push((row.get(0)?, row.get(1)?));
     }
     let split = session_split(conn, session_room)?;
-    let decode_users_of = |chunks: &[(usize, Vec<u8>)]| {
+    let decode_users_of = |chunks: &[(i64, Vec<u8>)]| {
         let started = std::time::Instant::now();
         let mut users = Vec::with_capacity(user_room);
         let mut shared = FxHashMap::default();
-        for (count, data) in chunks {
-            decode_users(data, &values, *count, &mut shared, &mut users)?;
+        for (rows, data) in chunks {
+            decode_users(data, &values, *rows, &mut shared, &mut users)
+                .map_err(|Corrupt| "built users that do not decode")?;
         }
         log::debug!("users decoded in {:?}", started.elapsed());
-        Ok::<_, Corrupt>(users)
+        Ok::<_, &str>(users)
     };
     let started = std::time::Instant::now();
     let (users, sessions) = std::thread::scope(|scope| {
         // Unbounded on purpose: this thread hands over all the helper's bytes (a third
         // of the sessions' share of the file) before it decodes its own, while the
         // helper is still on the users; a bounded channel would make it wait for them.
-        let (hand_over, handed) = mpsc::channel::<(usize, Vec<u8>)>();
+        let (hand_over, handed) = mpsc::channel::<(i64, Vec<u8>)>();
         let helper = std::thread::Builder::new()
             .name("load-helper".to_owned())
             .spawn_scoped(scope, || {
                 let users = decode_users_of(&user_chunks)?;
                 let mut tail = Vec::with_capacity(session_room.saturating_sub(split.rows));
                 let mut last_user = None;
-                for (count, data) in handed {
-                    last_user = last_user.max(decode_sessions(&data, count, &mut tail)?);
+                for (rows, data) in handed {
+                    let last = decode_sessions(&data, rows, &mut tail)
+                        .map_err(|Corrupt| "built sessions that do not decode")?;
+                    last_user = last_user.max(last);
                 }
-                Ok::<_, Corrupt>((users, tail, last_user))
+                Ok::<_, &str>((users, tail, last_user))
             })
             .map_err(|e| log::warn!("decoding the project on one core: {e}"))
             .ok();
@@ -173,7 +190,7 @@ fn load_built(conn: &Connection) -> rusqlite::Result<(Vec<User>, Vec<Session>)> 
             let mut rows = stmt.query(rusqlite::params![SESSIONS, from])?;
             while let Some(row) = rows.next()? {
                 // Should the helper have stopped on bad bytes, joining it tells.
-                let _ = hand_over.send((row_count_hint(row.get(0)?), row.get(1)?));
+                let _ = hand_over.send((row.get(0)?, row.get(1)?));
             }
         }
         drop(hand_over);
@@ -192,17 +209,18 @@ fn load_built(conn: &Connection) -> rusqlite::Result<(Vec<User>, Vec<Session>)> 
         }
         let mut last_user = None;
         while let Some(row) = rows.next()? {
-            let count = row_count_hint(row.get(0)?);
-            let last = decode_sessions(row.get_ref(1)?.as_blob()?, count, &mut sessions)
+            let last = decode_sessions(row.get_ref(1)?.as_blob()?, row.get(0)?, &mut sessions)
                 .map_err(|Corrupt| raw::corrupt("built sessions that do not decode"))?;
             last_user = last_user.max(last);
         }
 
         let (users, mut tail, helper_last_user) = match helper {
-            Some(helper) => helper.join().unwrap_or(Err(Corrupt)),
+            Some(helper) => helper
+                .join()
+                .unwrap_or(Err("users and sessions that could not be decoded")),
             None => decode_users_of(&user_chunks).map(|users| (users, Vec::new(), None)),
         }
-        .map_err(|Corrupt| raw::corrupt("built users or sessions that do not decode"))?;
+        .map_err(raw::corrupt)?;
         sessions.append(&mut tail);
         // Sessions must name users that exist: the metrics index users by them.
         if last_user.max(helper_last_user) >= Some(users.len()) {
@@ -259,15 +277,17 @@ fn row_count_hint(rows: i64) -> usize {
     usize::try_from(rows).unwrap_or(0).min(1 << 22)
 }
 
-/// Decodes one chunk of users; `shared` holds the attributes met so far, by their ids.
+/// Decodes one chunk of users, as many as it says it holds; `shared` holds the
+/// attributes met so far, by their ids.
 fn decode_users(
     data: &[u8],
     values: &[String],
-    count: usize,
+    rows: i64,
     shared: &mut FxHashMap<[u32; 5], Arc<Attributes>>,
     users: &mut Vec<User>,
 ) -> Result<(), Corrupt> {
-    users.reserve(count);
+    let before = users.len();
+    users.reserve(row_count_hint(rows));
     let mut d = Decoder::new(data);
     while !d.is_done() {
         let key = d.text()?.ok_or(Corrupt)?.to_owned();
@@ -277,9 +297,10 @@ fn decode_users(
         for slot in &mut ids {
             *slot = d.small()?;
         }
-        let attrs = shared
-            .entry(ids)
-            .or_insert_with(|| Arc::new(raw::attributes(values, ids)));
+        let attrs = match shared.entry(ids) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(new) => new.insert(Arc::new(raw::attributes(values, ids)?)),
+        };
         users.push(User {
             key,
             install_ms,
@@ -288,17 +309,18 @@ fn decode_users(
             attrs: Arc::clone(attrs),
         });
     }
-    Ok(())
+    declared(rows, users.len() - before)
 }
 
-/// Decodes one chunk of sessions; returns the index of the last user they name, the
-/// largest (users only go up within a chunk), `None` for an empty chunk.
+/// Decodes one chunk of sessions, as many as it says it holds; returns the index of the
+/// last user they name, the largest (users only go up within a chunk), `None` for an
+/// empty chunk.
 fn decode_sessions(
     data: &[u8],
-    count: usize,
+    rows: i64,
     sessions: &mut Vec<Session>,
 ) -> Result<Option<usize>, Corrupt> {
-    sessions.reserve(count);
+    sessions.reserve(row_count_hint(rows));
     let mut d = Decoder::new(data);
     let mut user = 0u32;
     let before = sessions.len();
@@ -309,7 +331,17 @@ fn decode_sessions(
         let source = SessionSource::from_code(i64::from(d.small()?));
         sessions.push(Session::new(user, start_ms, end_ms, source));
     }
+    declared(rows, sessions.len() - before)?;
     Ok((sessions.len() > before).then_some(user as usize))
+}
+
+/// A chunk must hold the rows it says: a changed count means a changed file.
+fn declared(rows: i64, decoded: usize) -> Result<(), Corrupt> {
+    if i64::try_from(decoded) == Ok(rows) {
+        Ok(())
+    } else {
+        Err(Corrupt)
+    }
 }
 
 /// The lookup tables imported so far, later imports winning.
@@ -419,6 +451,44 @@ mod tests {
             .users
             .windows(2)
             .all(|w| Arc::ptr_eq(&w[0].attrs, &w[1].attrs)));
+    }
+
+    #[test]
+    fn chunks_changed_by_another_program_fail_the_load_with_what_is_wrong() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.cohort");
+        drop(project(&path, &sessions()));
+        let pristine = std::fs::read(&path).unwrap();
+        let damages = [
+            (
+                "DELETE FROM built_chunks WHERE rowid = (SELECT min(rowid) FROM built_chunks
+                                                         WHERE kind = 'sessions')",
+                "but its last build made",
+            ),
+            (
+                "UPDATE built_chunks SET data = x'' WHERE kind = 'sessions'",
+                "do not decode",
+            ),
+            (
+                "UPDATE built_chunks SET rows = rows + 1 WHERE kind = 'users'",
+                "built users that do not decode",
+            ),
+            ("DELETE FROM attr_values", "built users that do not decode"),
+        ];
+        for (damage, said) in damages {
+            std::fs::write(&path, &pristine).unwrap();
+            Connection::open(&path)
+                .unwrap()
+                .execute_batch(damage)
+                .unwrap();
+            let error = Project::open(&path).unwrap().load_dataset().unwrap_err();
+            let text = error.to_string();
+            assert!(text.contains(said), "{damage}: {text}");
+            assert!(
+                text.contains(": the project file holds"),
+                "{damage}: {text}"
+            );
+        }
     }
 
     #[test]

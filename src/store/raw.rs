@@ -481,21 +481,21 @@ pub fn decode_rows(
 
 /// An error for bytes that do not read back: the file was changed by something else.
 pub fn corrupt(what: &str) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(
-        0,
-        rusqlite::types::Type::Blob,
-        format!("the project file holds {what}").into(),
+    // SQLite's own word for a damaged file, with our message as the whole text.
+    rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CORRUPT),
+        Some(format!("the project file holds {what}")),
     )
 }
 
-/// Attributes from their numbers.
-pub fn attributes(values: &[String], ids: [u32; 5]) -> Attributes {
-    let text = |id: u32| values.get(id as usize).cloned().unwrap_or_default();
-    Attributes {
-        channel: text(ids[0]),
-        campaign: text(ids[1]),
-        country: text(ids[2]),
-        platform: text(ids[3]),
-        app_version: text(ids[4]),
-    }
+/// Attributes from their numbers; a number with no text means the file was changed.
+pub fn attributes(values: &[String], ids: [u32; 5]) -> Result<Attributes, Corrupt> {
+    let text = |id: u32| values.get(id as usize).cloned().ok_or(Corrupt);
+    Ok(Attributes {
+        channel: text(ids[0])?,
+        campaign: text(ids[1])?,
+        country: text(ids[2])?,
+        platform: text(ids[3])?,
+        app_version: text(ids[4])?,
+    })
 }

@@ -217,7 +217,7 @@ fn add_row(
     row: RawRow<'_>,
     values: &[String],
     directory: &Directory,
-) {
+) -> Result<(), Corrupt> {
     match row {
         RawRow::Session { start_ms, end_ms } => target.sessions.push(Ordered {
             seq,
@@ -246,7 +246,7 @@ fn add_row(
             adds_session,
             attrs,
         } => {
-            let mut attrs = raw::attributes(values, attrs);
+            let mut attrs = raw::attributes(values, attrs)?;
             directory.resolve(CAMPAIGN_ID_PREFIX, &mut attrs.channel, &mut attrs.campaign);
             target.attrs.push(Ordered {
                 seq,
@@ -260,6 +260,7 @@ fn add_row(
             });
         }
     }
+    Ok(())
 }
 
 /// Copies every raw row, with its place in import order, into a temporary table of
@@ -362,6 +363,7 @@ impl Known<'_> {
         chunks: &[RawChunk],
     ) -> rusqlite::Result<BTreeMap<String, UserRows>> {
         let mut rows: Vec<UserRows> = part.clone().map(|_| UserRows::default()).collect();
+        let mut unknown_values = false;
         for chunk in chunks {
             raw::decode_rows(chunk.kind, &chunk.data, |line, user, row| {
                 let Some(r) = self.rank.get(user as usize).map(|&r| r as usize) else {
@@ -369,16 +371,20 @@ impl Known<'_> {
                 };
                 if part.contains(&r) {
                     let seq = chunk.import_id.map_or(line, |id| seq(id, line));
-                    add_row(
+                    let added = add_row(
                         &mut rows[r - part.start],
                         seq,
                         row,
                         self.values,
                         self.directory,
                     );
+                    unknown_values |= added.is_err();
                 }
             })
             .map_err(|Corrupt| raw::corrupt("rebuild rows that do not decode"))?;
+        }
+        if unknown_values {
+            return Err(raw::corrupt("rows with attribute values it does not name"));
         }
         // A user whose every row was removed with its import is no user at all.
         Ok(part
@@ -666,6 +672,21 @@ mod tests {
         assert_eq!(one_stats.excluded_events, 80);
         assert_eq!(one_stats.reinstalls, 40);
         assert_eq!(one.users[0].key, "user00");
+    }
+
+    #[test]
+    fn a_rebuild_over_attribute_values_that_are_gone_fails_with_what_is_wrong() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut project = project(&dir.path().join("p.cohort"));
+        let tx = project.begin_write().unwrap();
+        tx.execute_batch("DELETE FROM attr_values").unwrap();
+        let error = rebuild_in_parts(&tx, &Settings::default(), u64::MAX, &mut |_, _| true)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("attribute values it does not name"),
+            "{error}"
+        );
     }
 
     #[test]
