@@ -75,7 +75,7 @@ pub(super) fn load_dataset(conn: &Connection, settings: Settings) -> rusqlite::R
     // emptied by another program would otherwise give smaller numbers without a word.
     let made = |count: usize| u64::try_from(count).unwrap_or(u64::MAX);
     if counted && (made(users.len()) != stats.users || made(sessions.len()) != stats.sessions) {
-        return Err(raw::corrupt(&format!(
+        return Err(built_corrupt(&format!(
             "{} users and {} sessions, but its last build made {} and {}",
             users.len(),
             sessions.len(),
@@ -210,7 +210,7 @@ fn load_built(conn: &Connection) -> rusqlite::Result<(Vec<User>, Vec<Session>)> 
         let mut last_user = None;
         while let Some(row) = rows.next()? {
             let last = decode_sessions(row.get_ref(1)?.as_blob()?, row.get(0)?, &mut sessions)
-                .map_err(|Corrupt| raw::corrupt("built sessions that do not decode"))?;
+                .map_err(|Corrupt| built_corrupt("built sessions that do not decode"))?;
             last_user = last_user.max(last);
         }
 
@@ -220,16 +220,24 @@ fn load_built(conn: &Connection) -> rusqlite::Result<(Vec<User>, Vec<Session>)> 
                 .unwrap_or(Err("users and sessions that could not be decoded")),
             None => decode_users_of(&user_chunks).map(|users| (users, Vec::new(), None)),
         }
-        .map_err(raw::corrupt)?;
+        .map_err(built_corrupt)?;
         sessions.append(&mut tail);
         // Sessions must name users that exist: the metrics index users by them.
         if last_user.max(helper_last_user) >= Some(users.len()) {
-            return Err(raw::corrupt("sessions of users that do not exist"));
+            return Err(built_corrupt("sessions of users that do not exist"));
         }
         log::debug!("sessions decoded in {:?}", started.elapsed());
         Ok::<_, rusqlite::Error>((users, sessions))
     })?;
     Ok((users, sessions))
+}
+
+/// Damage to the built users and sessions, which a rebuild makes again from the imported
+/// rows: the message says how to get one.
+fn built_corrupt(what: &str) -> rusqlite::Error {
+    raw::corrupt(&format!(
+        "{what}; changing the session timeout rebuilds them from the imported rows"
+    ))
 }
 
 /// The built chunks of one kind, in the order they were written.
