@@ -355,26 +355,24 @@ fn import_unless_known(
     );
 
     let install_as_session = plan.rules.install_as_session;
-    let reader = plan
+    let mut reader = plan
         .reader(tz, options.duration_unit)
         .with_repeats_dropped();
     let mut writer = project.begin_import(&record)?;
     let mut rejected: Vec<Rejection> = Vec::new();
 
-    // The file is read and its records turned into rows on the `import-reader` thread,
-    // while this one numbers and writes the rows, each on a core. Batches go back once
-    // written: the reader refills their records and reuses their rows' strings, so no
-    // memory crosses threads to be freed.
+    // The file is read and split into records on the `import-reader` thread, while this
+    // one turns the records into rows, numbers them and writes them, each on a core
+    // (the two halves cost about the same). Batches go back once written and the reader
+    // refills their records, so no memory crosses threads to be freed.
     let bytes_read = source.bytes_read_counter();
     let (batches, read) = mpsc::sync_channel::<Result<Batch, SourceError>>(BATCHES_AHEAD);
     let (used, returned) = mpsc::channel::<Batch>();
     let source = &mut source;
-    let (known_before, reader) = std::thread::scope(|scope| {
+    let known_before = std::thread::scope(|scope| {
         let reading = std::thread::Builder::new()
             .name("import-reader".to_owned())
-            .spawn_scoped(scope, move || {
-                read_batches(source, reader, &batches, &returned)
-            })
+            .spawn_scoped(scope, move || read_batches(source, &batches, &returned))
             .map_err(|e| read_error(SourceError::Io(e)))?;
 
         let mut next_progress = PROGRESS_EVERY;
@@ -384,16 +382,21 @@ fn import_unless_known(
         for batch in read {
             waited += asked.elapsed();
             let batch = batch.map_err(read_error)?;
-            for row in &batch.rows {
+            for (slot, checked) in batch.records.iter().zip(batch.checked.iter()) {
                 record.rows_read += 1;
+                let row = match checked {
+                    Ok(()) => reader.read(slot.line, &slot.fields),
+                    Err(rejection) => Err(rejection.clone()),
+                };
                 match row {
-                    Ok((_, Row::Ignored(reason))) => {
+                    Ok(Row::Ignored(reason)) => {
                         record.rows_ignored += 1;
-                        *record.ignored_by_reason.entry(reason.clone()).or_default() += 1;
+                        *record.ignored_by_reason.entry(reason).or_default() += 1;
                     }
-                    Ok((line, row)) => {
-                        write_row(&mut writer, *line, row)?;
+                    Ok(row) => {
+                        write_row(&mut writer, slot.line, &row)?;
                         record.rows_accepted += 1;
+                        reader.recycle(row);
                     }
                     Err(rejection) if options.on_bad_rows == OnBadRows::Abort => {
                         return Err(ImportError::BadRow {
@@ -410,7 +413,7 @@ fn import_unless_known(
                             rejection.reason,
                             rejection.detail
                         );
-                        rejected.push(rejection.clone());
+                        rejected.push(rejection);
                     }
                 }
             }
@@ -424,7 +427,7 @@ fn import_unless_known(
                 }
                 if let Some(Ok((_, sha256))) = fingerprint.ready() {
                     if writer.imported_before(sha256)? {
-                        return Ok((true, None));
+                        return Ok(true);
                     }
                 }
                 progress(Progress {
@@ -438,9 +441,9 @@ fn import_unless_known(
             "{file}: waited {:.2} s for the reader",
             waited.as_secs_f64()
         );
-        // The reader has sent its last batch; it hands back the formats it detected.
-        let reader = reading.join().ok();
-        Ok((false, reader))
+        // The reader has sent its last batch.
+        let _ = reading.join();
+        Ok(false)
     })?;
     if known_before {
         return Ok(None);
@@ -475,8 +478,8 @@ fn import_unless_known(
     summarize_rejections(&mut record, rejected);
     record.notes.extend(
         reader
-            .iter()
-            .flat_map(RowReader::time_formats)
+            .time_formats()
+            .into_iter()
             .map(|(field, format)| format!("{field} read as {format}")),
     );
     if cancel.load(Ordering::Relaxed) {
@@ -511,12 +514,13 @@ fn import_unless_known(
     Ok(Some(ImportOutcome::Imported { record, stats }))
 }
 
-/// Rows read one after another, each with its line, or the reason it was rejected.
-/// `records` are the buffers the rows were read from, kept for the next batch.
+/// Records read one after another, each checked (its width, its text) or rejected.
+/// The records are kept for the next batch: the reader refills their buffers.
 #[derive(Default)]
 struct Batch {
     records: Vec<Record>,
-    rows: Vec<Result<(u64, Row), Rejection>>,
+    /// One entry per record read into this batch; the records after them are spare.
+    checked: Vec<Result<(), Rejection>>,
 }
 
 /// Records in a batch: enough that handing one over costs little per record.
@@ -525,41 +529,33 @@ const BATCH_RECORDS: usize = 1024;
 /// Batches the reader may be ahead of the writer: bounds the memory in flight.
 const BATCHES_AHEAD: usize = 4;
 
-/// The reader's side of `import_file`: reads records and turns them into rows, in
-/// batches, until the file ends, it cannot be read on, or the other side stops taking
-/// batches. Gives back the row reader, which knows the time formats it detected.
+/// The reader's side of `import_file`: reads records in batches until the file ends, it
+/// cannot be read on, or the other side stops taking batches.
 fn read_batches(
     source: &mut Source,
-    mut reader: RowReader,
     batches: &mpsc::SyncSender<Result<Batch, SourceError>>,
     returned: &mpsc::Receiver<Batch>,
-) -> RowReader {
+) {
     loop {
         let mut batch = returned.try_recv().unwrap_or_default();
-        for (_, row) in batch.rows.drain(..).flatten() {
-            reader.recycle(row);
-        }
+        batch.checked.clear();
         batch.records.resize_with(BATCH_RECORDS, Record::default);
         for slot in &mut batch.records {
-            let row = match source.read_into(slot) {
+            match source.read_into(slot) {
                 None => break,
-                Some(Ok(Ok(()))) => reader
-                    .read(slot.line, &slot.fields)
-                    .map(|row| (slot.line, row)),
-                Some(Ok(Err(rejection))) => Err(rejection),
+                Some(Ok(checked)) => batch.checked.push(checked),
                 Some(Err(broken)) => {
-                    if !batch.rows.is_empty() && batches.send(Ok(batch)).is_err() {
-                        return reader;
+                    if !batch.checked.is_empty() && batches.send(Ok(batch)).is_err() {
+                        return;
                     }
                     let _ = batches.send(Err(broken));
-                    return reader;
+                    return;
                 }
-            };
-            batch.rows.push(row);
+            }
         }
-        let last = batch.rows.len() < BATCH_RECORDS;
+        let last = batch.checked.len() < BATCH_RECORDS;
         if batches.send(Ok(batch)).is_err() || last {
-            return reader;
+            return;
         }
     }
 }
