@@ -15,9 +15,13 @@ use crate::import::CAMPAIGN_ID_PREFIX;
 use crate::model::{AttrRow, Attributes, BuildStats, Directory, EventRow, SessionRow, Settings};
 use crate::sessions::{self, BuildOptions, Ordered, UserRows};
 
-/// Raw rows held in memory at once while rebuilding: users are built in parts of about
-/// this many rows, so memory stays flat whatever the size of the project.
-const PART_ROWS: u64 = 400_000;
+/// Raw rows of one part: users are built in parts of about this many rows, a part per
+/// builder at a time, so memory stays flat whatever the size of the project.
+const PART_ROWS: u64 = 200_000;
+
+/// Threads that build parts side by side: building is most of a rebuild's work, and the
+/// thread that reads and writes the project file waits on it.
+const BUILDERS: usize = 2;
 
 /// Rebuilds the users and sessions from the raw rows, in key order.
 pub(super) fn rebuild_in(
@@ -114,11 +118,10 @@ fn rebuild_in_parts(
         }
     }
 
-    // This thread fetches each part's chunks while the `rebuild-part` thread decodes,
-    // builds and encodes the part before it; the chunks it encodes come back here to be
-    // written. What a part allocates is freed on the thread that allocated it.
-    let (parts_out, parts_in) = mpsc::sync_channel::<Vec<RawChunk>>(1);
-    let (built_out, built_in) = mpsc::sync_channel::<rusqlite::Result<BuiltPart>>(1);
+    // This thread fetches each part's chunks and hands them to the `rebuild-part`
+    // threads in turn, which decode and build parts side by side; the built parts come
+    // back here in order to be numbered, encoded and written, so the project file is the
+    // same whichever thread built what.
     let options = &options;
     let known = Known {
         keys: &keys,
@@ -128,25 +131,42 @@ fn rebuild_in_parts(
         directory: &directory,
     };
     let parts_ref = &parts;
-    let dictionary = std::thread::scope(|scope| -> rusqlite::Result<Option<Dictionary>> {
-        let building = std::thread::Builder::new()
-            .name("rebuild-part".to_owned())
-            .spawn_scoped(scope, move || {
-                let mut out = BuiltWriter::default();
-                for (part, chunks) in parts_ref.iter().zip(parts_in) {
-                    let built = known
-                        .part_rows(part, &chunks)
-                        .map(|users| sessions::build(users, options))
-                        .map(|built| out.encode(&built, &mut dictionary));
-                    if built_out.send(built).is_err() {
-                        break;
+    let mut out = BuiltWriter::default();
+    let finished = std::thread::scope(|scope| -> rusqlite::Result<bool> {
+        // Each builder has a channel for the parts it is to build and one for what it built.
+        let mut builders_out = Vec::with_capacity(BUILDERS);
+        let mut built_ins = Vec::with_capacity(BUILDERS);
+        let mut building = Vec::with_capacity(BUILDERS);
+        for builder in 0..BUILDERS {
+            let (parts_out, parts_in) = mpsc::sync_channel::<Vec<RawChunk>>(0);
+            let (built_out, built_in) = mpsc::sync_channel(1);
+            let handle = std::thread::Builder::new()
+                .name("rebuild-part".to_owned())
+                .spawn_scoped(scope, move || {
+                    let own_parts = parts_ref.iter().skip(builder).step_by(BUILDERS);
+                    for (part, chunks) in own_parts.zip(parts_in) {
+                        let built = known
+                            .part_rows(part, &chunks)
+                            .map(|users| sessions::build(users, options));
+                        if built_out.send(built).is_err() {
+                            break;
+                        }
                     }
-                }
-                dictionary
-            })
-            .map_err(|e| stopped(&format!("cannot start the rebuild's thread: {e}")))?;
+                })
+                .map_err(|e| stopped(&format!("cannot start the rebuild's thread: {e}")))?;
+            builders_out.push(parts_out);
+            built_ins.push(built_in);
+            building.push(handle);
+        }
         let stopped_early = || stopped("the rebuild's thread stopped");
-        let mut write = |part: BuiltPart| -> rusqlite::Result<()> {
+        // The built part `index`, from the thread that built it.
+        let receive = |index: usize| -> rusqlite::Result<sessions::Built> {
+            built_ins[index % BUILDERS]
+                .recv()
+                .map_err(|_| stopped_early())?
+        };
+        let mut write = |built: sessions::Built| -> rusqlite::Result<()> {
+            let part = out.encode(&built, &mut dictionary);
             stats.absorb(&part.stats);
             for (kind, rows, bytes) in part.chunks {
                 put_built(tx, kind, rows, bytes)?;
@@ -160,32 +180,36 @@ fn rebuild_in_parts(
             } else {
                 raw::raw_chunks(tx)?
             };
-            // The part before this one is built by now, or soon: write it, then hand
-            // this one over.
-            if index > 0 {
-                write(built_in.recv().map_err(|_| stopped_early())??)?;
+            // The part this one's thread had before is built by now, or soon: write it,
+            // then hand this one over.
+            if index >= BUILDERS {
+                write(receive(index - BUILDERS)?)?;
             }
-            parts_out.send(chunks).map_err(|_| stopped_early())?;
+            builders_out[index % BUILDERS]
+                .send(chunks)
+                .map_err(|_| stopped_early())?;
             done += part
                 .clone()
                 .map(|r| u64::from(rows_of[order[r] as usize]))
                 .sum::<u64>();
             if !watch(done, total) {
-                return Ok(None);
+                return Ok(false);
             }
         }
-        drop(parts_out);
-        for built in &built_in {
-            write(built?)?;
+        drop(builders_out);
+        for index in parts.len().saturating_sub(BUILDERS)..parts.len() {
+            write(receive(index)?)?;
         }
-        building
-            .join()
-            .map(Some)
-            .map_err(|_| stopped("the rebuild's thread failed"))
+        for handle in building {
+            handle
+                .join()
+                .map_err(|_| stopped("the rebuild's thread failed"))?;
+        }
+        Ok(true)
     })?;
-    let Some(mut dictionary) = dictionary else {
+    if !finished {
         return Ok(None);
-    };
+    }
     if spilled {
         tx.execute_batch("DROP TABLE temp.rebuild_parts;")?;
     }
