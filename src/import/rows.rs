@@ -397,7 +397,11 @@ impl RowReader {
         if let Some(last) = &mut self.last_attrs {
             let same = last.user == user
                 && last.install_ms == install_ms
-                && last.texts.iter().zip(texts).all(|(a, b)| a == b);
+                && last
+                    .texts
+                    .iter()
+                    .zip(texts)
+                    .all(|(a, b)| crate::model::same_text(a, b));
             // An install row repeats at the same install time; a plain attribute row
             // only at a later row time, since the earliest row of each is what counts.
             if same && (install_ms.is_some() || row_time_ms >= last.row_time_ms) {

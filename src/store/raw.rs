@@ -14,7 +14,7 @@ use rustc_hash::FxHashMap;
 use rusqlite::{params, Connection};
 
 use super::chunks::{Corrupt, Decoder, Encoder, CHUNK_ROWS};
-use crate::model::{AttrRow, Attributes, EventRow, SessionRow};
+use crate::model::{same_text, AttrRow, Attributes, EventRow, SessionRow};
 
 /// The kinds of raw chunk, numbered as `RawRow::kind` numbers them.
 pub const KINDS: [&str; 3] = ["sessions", "events", "user_rows"];
@@ -30,6 +30,8 @@ pub struct Dictionary {
     last: Option<(String, u32)>,
     /// New texts not yet in the table; `flush` writes them, many to a statement.
     pending: Vec<(u32, String)>,
+    /// The number of the empty text, once asked for.
+    empty: Option<u32>,
 }
 
 /// New texts written by one statement: a 10-million-row import numbers over half a
@@ -67,6 +69,7 @@ impl Dictionary {
             next,
             last: None,
             pending: Vec::new(),
+            empty: None,
         })
     }
 
@@ -82,8 +85,13 @@ impl Dictionary {
     /// The number of a text; a new one is written by the next `id` or `flush`, so this
     /// needs no connection (the rebuild numbers texts on a thread of its own).
     pub fn number(&mut self, text: &str) -> u32 {
+        if text.is_empty() {
+            if let Some(id) = self.empty {
+                return id; // see `model::same_text`: an empty key is slow to compare
+            }
+        }
         match &mut self.last {
-            Some((last, id)) if last == text => return *id,
+            Some((last, id)) if same_text(last, text) => return *id,
             Some((last, id)) => {
                 if let Some(&known) = self.ids.get(text) {
                     last.clear();
@@ -105,6 +113,9 @@ impl Dictionary {
             }
         };
         self.last = Some((text.to_owned(), id));
+        if text.is_empty() {
+            self.empty = Some(id);
+        }
         id
     }
 
@@ -498,4 +509,30 @@ pub fn attributes(values: &[String], ids: [u32; 5]) -> Result<Attributes, Corrup
         platform: text(ids[3])?,
         app_version: text(ids[4])?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn texts_keep_their_numbers_the_empty_one_among_them() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE attr_values (id INTEGER PRIMARY KEY, value TEXT NOT NULL);",
+        )
+        .unwrap();
+        let texts = ["", "organic", "", "", "paid", "organic", "", "paid"];
+        let numbers = [0, 1, 0, 0, 2, 1, 0, 2];
+
+        let mut dictionary = Dictionary::attr_values(&conn).unwrap();
+        assert_eq!(texts.map(|t| dictionary.number(t)), numbers);
+
+        // Written and read back, the texts keep their numbers and new ones come after.
+        dictionary.flush(&conn).unwrap();
+        let mut again = Dictionary::attr_values(&conn).unwrap();
+        assert_eq!(texts.map(|t| again.number(t)), numbers);
+        assert_eq!(again.number("referral"), 3);
+        assert_eq!(again.number(""), 0);
+    }
 }
