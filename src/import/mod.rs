@@ -362,9 +362,10 @@ fn import_unless_known(
     let mut rejected: Vec<Rejection> = Vec::new();
 
     // The file is read and split into records on the `import-reader` thread, while this
-    // one turns the records into rows, numbers them and writes them, each on a core
-    // (the two halves cost about the same). Batches go back once written and the reader
-    // refills their records, so no memory crosses threads to be freed.
+    // one turns the records into rows, numbers them and writes them. Splitting is the
+    // lighter half and leaves room on its core for the `import-hash` thread. Batches go
+    // back once written and the reader refills their records, so no memory crosses
+    // threads to be freed.
     let bytes_read = source.bytes_read_counter();
     let (batches, read) = mpsc::sync_channel::<Result<Batch, SourceError>>(BATCHES_AHEAD);
     let (used, returned) = mpsc::channel::<Batch>();
