@@ -5,6 +5,8 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use rustc_hash::FxHashSet;
+
 use crate::model::{
     AttrRow, Attributes, BuildStats, EventRow, Session, SessionRow, SessionSource, Settings, User,
     DAY_MS,
@@ -156,11 +158,19 @@ fn sessions_from_events(
     });
     stats.excluded_events += (before - events.len()) as u64;
 
-    // Import order decides which copy of a duplicate is kept; keep the first.
+    // Import order decides which copy of a duplicate is kept; keep the first. The keys
+    // borrow the events' texts, so which to keep is decided before any goes.
     events.sort_by_key(|e| e.seq);
-    let mut seen: HashSet<DuplicateKey> = HashSet::with_capacity(events.len());
+    let mut seen: FxHashSet<DuplicateKey<'_>> = FxHashSet::default();
+    seen.reserve(events.len());
+    let first: Vec<bool> = events
+        .iter()
+        .map(|e| seen.insert(DuplicateKey::of(&e.row)))
+        .collect();
+    drop(seen);
+    let mut keep = first.into_iter();
     let before = events.len();
-    events.retain(|e| seen.insert(DuplicateKey::of(&e.row)));
+    events.retain(|_| keep.next().unwrap_or(true));
     stats.duplicate_events += (before - events.len()) as u64;
 
     events.sort_by_key(|e| (e.row.time_ms, e.seq));
@@ -196,16 +206,16 @@ fn finish((start, last, count, seq): (i64, i64, usize, i64)) -> Pending {
 
 /// Rows with the same event id are duplicates; without an id, the same time and name.
 #[derive(Hash, PartialEq, Eq)]
-enum DuplicateKey {
-    Id(String),
-    TimeName(i64, Option<String>),
+enum DuplicateKey<'e> {
+    Id(&'e str),
+    TimeName(i64, Option<&'e str>),
 }
 
-impl DuplicateKey {
-    fn of(event: &EventRow) -> Self {
+impl<'e> DuplicateKey<'e> {
+    fn of(event: &'e EventRow) -> Self {
         match &event.event_id {
-            Some(id) => Self::Id(id.clone()),
-            None => Self::TimeName(event.time_ms, event.name.clone()),
+            Some(id) => Self::Id(id),
+            None => Self::TimeName(event.time_ms, event.name.as_deref()),
         }
     }
 }
