@@ -393,6 +393,52 @@ fn ten_megabyte_quoted_field_that_never_closes_is_a_bad_row() {
     });
 }
 
+#[test]
+fn a_quote_that_never_closes_names_the_lines_it_took() {
+    // Line 3 opens a quote in its first field, and the rows after it become that field.
+    check(&Case {
+        file: "stray_quote.csv",
+        bytes: csv(&[
+            "u1,2024-01-01 10:00:00,60",
+            "\"u2,2024-01-01 10:00:00,60",
+            "u3,2024-01-01 11:00:00,60",
+            "u4,2024-01-01 12:00:00,60",
+        ]),
+        args: &[],
+        abort: Expect::Refused(&["line 3", "unclosed quote", "lines 3 to 5"]),
+        skip: Expect::Imported {
+            read: 2,
+            accepted: 1,
+            rejected: 1,
+            reasons: &["unclosed quote"],
+        },
+    });
+}
+
+#[test]
+fn a_quote_in_the_last_field_that_takes_rows_is_no_row() {
+    // The quote opened on line 3 closes at the end of line 5: a record of the right width
+    // whose last field holds two rows, which would otherwise be one session of "60".
+    check(&Case {
+        file: "late_quote.csv",
+        bytes: csv(&[
+            "u1,2024-01-01 10:00:00,60",
+            "u2,2024-01-01 10:00:00,\"60",
+            "u3,2024-01-01 11:00:00,60",
+            "u4,2024-01-01 12:00:00,60\"",
+            "u5,2024-01-01 13:00:00,60",
+        ]),
+        args: &[],
+        abort: Expect::Refused(&["line 3", "unclosed quote", "lines 3 to 5"]),
+        skip: Expect::Imported {
+            read: 3,
+            accepted: 2,
+            rejected: 1,
+            reasons: &["unclosed quote"],
+        },
+    });
+}
+
 /// The messages of the 10 MB cases: one line a person can read, not the 10 MB echoed.
 #[test]
 fn ten_megabyte_inputs_give_a_short_message() {

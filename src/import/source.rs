@@ -80,6 +80,7 @@ enum Records {
         /// one line early (it stands between the `\r` and the `\n`), and users look
         /// for the line their editor shows.
         line_offset: u64,
+        delimiter: u8,
     },
     Json {
         lines: io::Lines<Box<dyn BufRead + Send>>,
@@ -172,12 +173,13 @@ impl Source {
             Records::Csv {
                 reader,
                 line_offset,
+                delimiter,
             } => match reader.read_record(&mut into.fields) {
                 Ok(false) => None,
                 Ok(true) => {
                     let line = into.fields.position().map_or(0, csv::Position::line) + *line_offset;
                     into.line = line;
-                    Some(Ok(check_width(&into.fields, line, width)))
+                    Some(Ok(check_record(&into.fields, line, width, *delimiter)))
                 }
                 Err(e) if e.is_io_error() => Some(Err(SourceError::Broken {
                     last_line: reader.position().line().saturating_sub(1) + *line_offset,
@@ -327,12 +329,45 @@ fn open_csv(
         Records::Csv {
             reader: csv,
             line_offset: u64::from(crlf),
+            delimiter,
         },
     ))
 }
 
 /// A record with more or fewer fields than the header is rejected.
-fn check_width(record: &csv::StringRecord, line: u64, width: usize) -> Result<(), Rejection> {
+/// A record's problem that makes it no row of the file, if any.
+fn check_record(
+    record: &csv::StringRecord,
+    line: u64,
+    width: usize,
+    delimiter: u8,
+) -> Result<(), Rejection> {
+    // A quote that is never closed takes the lines after it, often the rest of the file,
+    // into one field, whatever the record's width: a line inside a field with as many
+    // delimiters as a row has is a row taken in.
+    let delimiters = width.saturating_sub(1);
+    let takes_rows = record.iter().any(|field| {
+        field
+            .split('\n')
+            .skip(1)
+            .any(|inside| inside.bytes().filter(|&b| b == delimiter).count() >= delimiters)
+    });
+    if takes_rows {
+        // A field that runs to the end of the file ends with the file's last line break.
+        let lines: usize = record
+            .iter()
+            .map(|f| f.trim_end_matches(['\r', '\n']).matches('\n').count())
+            .sum();
+        let last = line + lines as u64;
+        return Err(Rejection {
+            line,
+            reason: "unclosed quote".to_owned(),
+            detail: format!(
+                "a quote opened in this row closes only on line {last} or at the end of the \
+                 file, so lines {line} to {last} were read as one row"
+            ),
+        });
+    }
     if record.len() == width {
         return Ok(());
     }
