@@ -353,3 +353,43 @@ fn a_file_dropped_on_the_window_opens_the_import_wizard() {
     settle(&mut harness);
     assert_eq!(harness.state().summary().map(|s| s.sessions), Some(13));
 }
+
+#[test]
+fn without_a_file_dialog_a_typed_path_and_enter_open_a_project() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = fixture(dir.path());
+    let second = dir.path().join("second.cohort");
+    let mut project = Project::create(&second).unwrap();
+    let file = write(dir.path(), "more_sessions.csv", MORE_SESSIONS);
+    import::import_file(
+        &mut project,
+        &file,
+        &ImportOptions::default(),
+        &AtomicBool::new(false),
+        &mut |_| {},
+    )
+    .unwrap();
+    drop(project);
+    let mut harness = harness(dir.path(), first, Vec::new());
+    settle(&mut harness);
+    assert_eq!(harness.state().summary().map(|s| s.sessions), Some(11));
+
+    // The (scripted) dialog answers at once with nothing, as one without a desktop portal
+    // does: the window asks for the path itself, with the typing already in its field.
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::O);
+    let asked = Instant::now();
+    while !shows(&harness, "Open a project") {
+        assert!(asked.elapsed() < Duration::from_secs(10), "no path prompt");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::TextInput, "full path of the file")
+        .type_text(second.to_str().unwrap());
+    harness.run_steps(2);
+    harness.key_press(egui::Key::Enter);
+    settle(&mut harness);
+
+    assert!(!shows(&harness, "Open a project"));
+    assert_eq!(harness.state().summary().map(|s| s.sessions), Some(2));
+}

@@ -322,13 +322,24 @@ impl CohortApp {
                 } else {
                     egui::TextEdit::singleline(&mut prompt.text)
                 };
-                ui.add(
-                    edit.desired_width(480.0)
-                        .hint_text("/home/me/exports/sessions.csv"),
-                )
-                .labelled_by(label.id);
+                let example = match prompt.purpose {
+                    PickPurpose::OpenProject => "/home/me/projects/game.cohort",
+                    PickPurpose::NewProject => "/home/me/projects/new.cohort",
+                    PickPurpose::ImportFiles => "/home/me/exports/sessions.csv",
+                    PickPurpose::SaveCsv(_) => "/home/me/table.csv",
+                    PickPurpose::SavePng(_) => "/home/me/plot.png",
+                };
+                let field = ui
+                    .add(edit.desired_width(480.0).hint_text(example))
+                    .labelled_by(label.id);
+                // Enter in a one-line field is OK; otherwise typing goes to the field.
+                let entered =
+                    !multi && field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                if !entered && ui.memory(|m| m.focused().is_none()) {
+                    field.request_focus();
+                }
                 ui.horizontal(|ui| {
-                    if ui.button("OK").clicked() {
+                    if ui.button("OK").clicked() || entered {
                         chosen = Some(prompt.paths());
                     }
                     if ui.button("Cancel").clicked() {

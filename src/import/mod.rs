@@ -97,7 +97,7 @@ pub enum ImportError {
     },
     #[error("{file}: {message}")]
     Options { file: String, message: String },
-    #[error("{file}, line {line}: {reason}: {detail} (nothing was imported; use --on-bad-rows skip to import the other rows)")]
+    #[error("{file}, line {line}: {reason}: {detail} (nothing was imported; to import the other rows, skip bad rows: --on-bad-rows skip on the command line, \"skip them and count them\" in the window)")]
     BadRow {
         file: String,
         line: u64,
