@@ -439,6 +439,30 @@ fn a_quote_in_the_last_field_that_takes_rows_is_no_row() {
     });
 }
 
+#[test]
+fn a_file_with_no_readable_row_names_every_reason_with_its_count() {
+    // Most rows lack a start, which says little; two have one in a format we do not
+    // read, which says what is wrong. Both reasons are told, the larger first.
+    check(&Case {
+        file: "unreadable.csv",
+        bytes: csv(&[
+            "u1,,60",
+            "u2,11/8/2017 2:22,60",
+            "u3,,60",
+            "u4,,60",
+            "u5,11/9/2017 3:10,60",
+        ]),
+        args: &[],
+        abort: Expect::Refused(&["line 2", "missing session start"]),
+        skip: Expect::Refused(&[
+            "none of its 5 rows could be read",
+            "3 rows: missing session start, first on line 2",
+            "2 rows: bad timestamp, first on line 3",
+            "11/8/2017 2:22",
+        ]),
+    });
+}
+
 /// The messages of the 10 MB cases: one line a person can read, not the 10 MB echoed.
 #[test]
 fn ten_megabyte_inputs_give_a_short_message() {

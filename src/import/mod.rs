@@ -461,13 +461,10 @@ fn import_unless_known(
     }
     if record.rows_accepted == 0 {
         // Landing an empty import would only block a corrected re-import of the file.
-        let first = rejected.first().map_or_else(String::new, |r| {
-            format!(" (line {}: {}: {})", r.line, r.reason, r.detail)
-        });
         return Err(ImportError::NothingReadable {
             file,
             rows: record.rows_read,
-            first,
+            first: reasons_in_brief(&rejected),
         });
     }
     if !rejected.is_empty() {
@@ -605,6 +602,48 @@ fn summarize_rejections(record: &mut ImportRecord, rejected: Vec<Rejection>) {
         }
     }
     record.rejected_by_reason = by_reason;
+}
+
+/// Why rows were rejected, for a file none of whose rows could be read: the first row's
+/// reason, or with several reasons each one's count and first row, most frequent first,
+/// so that the few rows that show what is wrong are not hidden behind the many that
+/// merely lack a value.
+fn reasons_in_brief(rejected: &[Rejection]) -> String {
+    const SHOWN: usize = 3;
+    let mut by_reason: Vec<(&Rejection, u64)> = Vec::new();
+    for rejection in rejected {
+        match by_reason
+            .iter_mut()
+            .find(|(r, _)| r.reason == rejection.reason)
+        {
+            Some((_, count)) => *count += 1,
+            None => by_reason.push((rejection, 1)),
+        }
+    }
+    match by_reason.as_slice() {
+        [] => String::new(),
+        [(r, _)] => format!(" (line {}: {}: {})", r.line, r.reason, r.detail),
+        _ => {
+            by_reason.sort_by_key(|&(_, count)| std::cmp::Reverse(count));
+            let shown: Vec<String> = by_reason
+                .iter()
+                .take(SHOWN)
+                .map(|(r, count)| {
+                    format!(
+                        "{count} rows: {}, first on line {}: {}",
+                        r.reason, r.line, r.detail
+                    )
+                })
+                .collect();
+            let more = by_reason.len().saturating_sub(SHOWN);
+            let more = if more > 0 {
+                format!("; and {more} more reasons")
+            } else {
+                String::new()
+            };
+            format!(" ({}{more})", shown.join("; "))
+        }
+    }
 }
 
 /// Size and SHA-256 of a file, streamed.
