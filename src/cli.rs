@@ -246,6 +246,12 @@ fn import_files(
     out: &mut dyn Write,
 ) -> Result<()> {
     for file in files {
+        if file.is_dir() {
+            bail!(
+                "{}: is a folder; name the files in it to import",
+                file.display()
+            );
+        }
         if !file.is_file() {
             bail!("{}: no such file", file.display());
         }

@@ -53,6 +53,32 @@ fn map_names_the_columns_of_an_unmappable_file() {
     expect_num(&g, "avg_session_length_s", 300.0);
 }
 
+#[test]
+fn a_folder_given_as_a_file_is_named_as_a_folder() {
+    let p = Project::new();
+    let folder = p.dir.path().join("exports");
+    std::fs::create_dir(&folder).expect("create folder");
+    let out = p.try_import_file(&folder, "sessions", &[]);
+    out.assert_failed();
+    assert!(
+        out.stderr.contains("exports: is a folder"),
+        "{}",
+        out.stderr
+    );
+    let missing = p.dir.path().join("missing.csv");
+    let out = p.try_import_file(&missing, "sessions", &[]);
+    out.assert_failed();
+    assert!(
+        out.stderr.contains("missing.csv: no such file"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !p.path.exists(),
+        "no project is made for files that are not there"
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Bad rows
 // ---------------------------------------------------------------------------
