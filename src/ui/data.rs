@@ -11,99 +11,102 @@ pub fn data_ui(ui: &mut Ui, summary: &ProjectSummary, actions: &mut Vec<Action>)
         ui.heading("Import log");
         table_buttons_ui(ui, "import-log", || imports_table(summary), actions);
     });
-    TableBuilder::new(ui)
-        .id_salt("import-log")
-        .striped(true)
-        .max_scroll_height(220.0)
-        .column(Column::initial(220.0).clip(true).resizable(true))
-        .column(Column::auto().at_least(60.0))
-        .column(Column::auto().at_least(140.0))
-        .columns(Column::auto().at_least(60.0), 4)
-        .column(
-            Column::initial(260.0)
-                .at_least(120.0)
-                .clip(true)
-                .resizable(true),
-        )
-        .column(Column::remainder().at_least(90.0))
-        .header(22.0, |mut header| {
-            for title in [
-                "File",
-                "Kind",
-                "Imported (UTC)",
-                "Read",
-                "Accepted",
-                "Rejected",
-                "Zone",
-                "Rejected by reason",
-                "",
-            ] {
-                header.col(|ui| {
-                    ui.strong(title);
-                });
-            }
-        })
-        .body(|mut body| {
-            for record in &summary.imports {
-                body.row(22.0, |mut row| {
-                    row.col(|ui| {
-                        ui.label(&record.file_name).on_hover_text(format!(
-                            "{}\n{} bytes, SHA-256 {}\nmapping: {}\n{}",
-                            record.file_path,
-                            fmt_count(record.size_bytes),
-                            record.sha256,
-                            record
-                                .mapping
-                                .iter()
-                                .map(|(field, column)| format!("{field}={column}"))
-                                .collect::<Vec<_>>()
-                                .join(", "),
-                            record.notes.join("\n")
-                        ));
+    // In a ui of its own, so that the resizable columns' lines end with the table (see `groups_ui`).
+    ui.vertical(|ui| {
+        TableBuilder::new(ui)
+            .id_salt("import-log")
+            .striped(true)
+            .max_scroll_height(220.0)
+            .column(Column::initial(220.0).clip(true).resizable(true))
+            .column(Column::auto().at_least(60.0))
+            .column(Column::auto().at_least(140.0))
+            .columns(Column::auto().at_least(60.0), 4)
+            .column(
+                Column::initial(260.0)
+                    .at_least(120.0)
+                    .clip(true)
+                    .resizable(true),
+            )
+            .column(Column::remainder().at_least(90.0))
+            .header(22.0, |mut header| {
+                for title in [
+                    "File",
+                    "Kind",
+                    "Imported (UTC)",
+                    "Read",
+                    "Accepted",
+                    "Rejected",
+                    "Zone",
+                    "Rejected by reason",
+                    "",
+                ] {
+                    header.col(|ui| {
+                        ui.strong(title);
                     });
-                    let reasons = record
-                        .rejected_by_reason
-                        .iter()
-                        .map(|(reason, count)| format!("{reason}: {count}"))
-                        .chain(
-                            record
-                                .ignored_by_reason
-                                .iter()
-                                .map(|(reason, count)| format!("ignored, {reason}: {count}")),
-                        )
-                        .collect::<Vec<_>>()
-                        .join("; ");
-                    for text in [
-                        record.kind.clone(),
-                        record
-                            .imported_at
-                            .replace('T', " ")
-                            .trim_end_matches('Z')
-                            .to_owned(),
-                        fmt_count(record.rows_read),
-                        fmt_count(record.rows_accepted),
-                        fmt_count(record.rows_rejected),
-                        record.time_zone.clone(),
-                        reasons,
-                    ] {
+                }
+            })
+            .body(|mut body| {
+                for record in &summary.imports {
+                    body.row(22.0, |mut row| {
                         row.col(|ui| {
-                            ui.label(text);
+                            ui.label(&record.file_name).on_hover_text(format!(
+                                "{}\n{} bytes, SHA-256 {}\nmapping: {}\n{}",
+                                record.file_path,
+                                fmt_count(record.size_bytes),
+                                record.sha256,
+                                record
+                                    .mapping
+                                    .iter()
+                                    .map(|(field, column)| format!("{field}={column}"))
+                                    .collect::<Vec<_>>()
+                                    .join(", "),
+                                record.notes.join("\n")
+                            ));
                         });
-                    }
-                    row.col(|ui| {
-                        let remove = ui.small_button("Remove...").on_hover_text(
-                            "Take this import's rows out of the project, to import the file again",
-                        );
-                        if remove.clicked() {
-                            actions.push(Action::RemoveImport {
-                                id: record.id,
-                                file: record.file_name.clone(),
+                        let reasons = record
+                            .rejected_by_reason
+                            .iter()
+                            .map(|(reason, count)| format!("{reason}: {count}"))
+                            .chain(
+                                record
+                                    .ignored_by_reason
+                                    .iter()
+                                    .map(|(reason, count)| format!("ignored, {reason}: {count}")),
+                            )
+                            .collect::<Vec<_>>()
+                            .join("; ");
+                        for text in [
+                            record.kind.clone(),
+                            record
+                                .imported_at
+                                .replace('T', " ")
+                                .trim_end_matches('Z')
+                                .to_owned(),
+                            fmt_count(record.rows_read),
+                            fmt_count(record.rows_accepted),
+                            fmt_count(record.rows_rejected),
+                            record.time_zone.clone(),
+                            reasons,
+                        ] {
+                            row.col(|ui| {
+                                ui.label(text);
                             });
                         }
+                        row.col(|ui| {
+                            let remove = ui.small_button("Remove...").on_hover_text(
+                            "Take this import's rows out of the project, to import the file again",
+                        );
+                            if remove.clicked() {
+                                actions.push(Action::RemoveImport {
+                                    id: record.id,
+                                    file: record.file_name.clone(),
+                                });
+                            }
+                        });
                     });
-                });
-            }
-        });
+                }
+            });
+    });
 
     ui.add_space(10.0);
     ui.separator();

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use egui::{RichText, Ui};
 use egui_extras::{Column, TableBuilder};
-use egui_plot::{Bar, BarChart, HoverPosition, Legend, Line, PlotPoints};
+use egui_plot::{Bar, BarChart, Corner, HoverPosition, Legend, Line, PlotPoints};
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -141,106 +141,110 @@ pub fn groups_ui(
     ];
     let table_height = (ui.available_height() * 0.5).max(140.0);
     let mut clicked_sort = None;
-    let mut builder = TableBuilder::new(ui)
-        .id_salt(what)
-        .striped(true)
-        .max_scroll_height(table_height)
-        .column(Column::exact(22.0))
-        .column(
-            Column::initial(170.0)
-                .at_least(90.0)
-                .clip(true)
-                .resizable(true),
-        );
-    if campaigns {
-        builder = builder.column(Column::initial(110.0).clip(true).resizable(true));
-    } else {
-        builder = builder.column(Column::exact(90.0));
-    }
-    builder
-        .columns(Column::auto().at_least(58.0), columns.len())
-        .header(22.0, |mut header| {
-            header.col(|_| {});
-            header.col(|ui| {
-                if ui
-                    .button(sort_title("Name", SortKey::Name, state))
-                    .clicked()
-                {
-                    clicked_sort = Some(SortKey::Name);
-                }
-            });
-            header.col(|ui| {
-                ui.strong(if campaigns { "Channel" } else { "" });
-            });
-            for (title, sort, hover) in &columns {
+    // A ui of its own: egui_extras draws a resizable column's line down to the bottom of
+    // the ui the table is in, which would run it through the charts below.
+    ui.vertical(|ui| {
+        let mut builder = TableBuilder::new(ui)
+            .id_salt(what)
+            .striped(true)
+            .max_scroll_height(table_height)
+            .column(Column::exact(22.0))
+            .column(
+                Column::initial(170.0)
+                    .at_least(90.0)
+                    .clip(true)
+                    .resizable(true),
+            );
+        if campaigns {
+            builder = builder.column(Column::initial(110.0).clip(true).resizable(true));
+        } else {
+            builder = builder.column(Column::exact(90.0));
+        }
+        builder
+            .columns(Column::auto().at_least(58.0), columns.len())
+            .header(22.0, |mut header| {
+                header.col(|_| {});
                 header.col(|ui| {
                     if ui
-                        .button(sort_title(title, *sort, state))
-                        .on_hover_text(*hover)
+                        .button(sort_title("Name", SortKey::Name, state))
                         .clicked()
                     {
-                        clicked_sort = Some(*sort);
+                        clicked_sort = Some(SortKey::Name);
                     }
                 });
-            }
-        })
-        .body(|mut body| {
-            for group in &order {
-                let group_key = key(group);
-                body.row(22.0, |mut row| {
-                    row.col(|ui| {
-                        let mut checked = state.selected.contains(&group_key);
-                        if super::row_checkbox_ui(ui, &mut checked, &group_key).changed() {
-                            if checked {
-                                state.selected.insert(group_key.clone());
-                            } else {
-                                state.selected.remove(&group_key);
-                            }
-                        }
-                    });
-                    row.col(|ui| {
-                        let name = if group.name.is_empty() {
-                            "(no campaign)"
-                        } else {
-                            &group.name
-                        };
-                        ui.label(name);
-                    });
-                    row.col(|ui| {
-                        if campaigns {
-                            ui.label(group.channel.as_deref().unwrap_or(""));
-                        } else if ui
-                            .small_button("Campaigns ›")
-                            .on_hover_text("Show this channel's campaigns")
+                header.col(|ui| {
+                    ui.strong(if campaigns { "Channel" } else { "" });
+                });
+                for (title, sort, hover) in &columns {
+                    header.col(|ui| {
+                        if ui
+                            .button(sort_title(title, *sort, state))
+                            .on_hover_text(*hover)
                             .clicked()
                         {
-                            actions.push(Action::DrillDown {
-                                channel: group.name.clone(),
+                            clicked_sort = Some(*sort);
+                        }
+                    });
+                }
+            })
+            .body(|mut body| {
+                for group in &order {
+                    let group_key = key(group);
+                    body.row(22.0, |mut row| {
+                        row.col(|ui| {
+                            let mut checked = state.selected.contains(&group_key);
+                            if super::row_checkbox_ui(ui, &mut checked, &group_key).changed() {
+                                if checked {
+                                    state.selected.insert(group_key.clone());
+                                } else {
+                                    state.selected.remove(&group_key);
+                                }
+                            }
+                        });
+                        row.col(|ui| {
+                            let name = if group.name.is_empty() {
+                                "(no campaign)"
+                            } else {
+                                &group.name
+                            };
+                            ui.label(name);
+                        });
+                        row.col(|ui| {
+                            if campaigns {
+                                ui.label(group.channel.as_deref().unwrap_or(""));
+                            } else if ui
+                                .small_button("Campaigns ›")
+                                .on_hover_text("Show this channel's campaigns")
+                                .clicked()
+                            {
+                                actions.push(Action::DrillDown {
+                                    channel: group.name.clone(),
+                                });
+                            }
+                        });
+                        let day = |n: u32| group.day(n);
+                        let cells = [
+                            fmt_count(group.installs),
+                            fmt_money(group.spend),
+                            fmt_money(group.cpi),
+                            fmt_opt(day(1).and_then(|d| d.sessions_per_user), 2),
+                            fmt_opt(day(7).and_then(|d| d.sessions_per_user), 2),
+                            fmt_opt(day(30).and_then(|d| d.sessions_per_user), 2),
+                            fmt_percent(day(1).and_then(|d| d.retention)),
+                            fmt_percent(day(7).and_then(|d| d.retention)),
+                            fmt_percent(day(30).and_then(|d| d.retention)),
+                            fmt_duration(group.avg_session_length_s),
+                            fmt_money(day(7).and_then(|d| d.cpm_sessions)),
+                        ];
+                        for cell in cells {
+                            row.col(|ui| {
+                                ui.label(cell);
                             });
                         }
                     });
-                    let day = |n: u32| group.day(n);
-                    let cells = [
-                        fmt_count(group.installs),
-                        fmt_money(group.spend),
-                        fmt_money(group.cpi),
-                        fmt_opt(day(1).and_then(|d| d.sessions_per_user), 2),
-                        fmt_opt(day(7).and_then(|d| d.sessions_per_user), 2),
-                        fmt_opt(day(30).and_then(|d| d.sessions_per_user), 2),
-                        fmt_percent(day(1).and_then(|d| d.retention)),
-                        fmt_percent(day(7).and_then(|d| d.retention)),
-                        fmt_percent(day(30).and_then(|d| d.retention)),
-                        fmt_duration(group.avg_session_length_s),
-                        fmt_money(day(7).and_then(|d| d.cpm_sessions)),
-                    ];
-                    for cell in cells {
-                        row.col(|ui| {
-                            ui.label(cell);
-                        });
-                    }
-                });
-            }
-        });
+                }
+            });
+    });
     if let Some(sort) = clicked_sort {
         if state.sort == sort {
             state.ascending = !state.ascending;
@@ -277,7 +281,8 @@ pub fn groups_ui(
             super::chart(format!("{what}-spu"))
                 .include_y(0.0)
                 .height(plot_height)
-                .legend(Legend::default())
+                // Sessions through day N only grow: the top left stays empty.
+                .legend(Legend::default().position(Corner::LeftTop))
                 .x_axis_label("day N")
                 .y_axis_label("sessions per user, through day N")
                 .label_formatter(|hover| match hover {
@@ -327,7 +332,7 @@ pub fn groups_ui(
             });
             return;
         }
-        let names: Vec<String> = chosen.iter().map(|g| key(g)).collect();
+        let names: Vec<String> = chosen.iter().map(|g| bar_label(g)).collect();
         let response = cols[1].scope(|ui| {
             super::chart(format!("{what}-cpm"))
                 .height(plot_height)
@@ -350,6 +355,23 @@ pub fn groups_ui(
             actions,
         );
     });
+}
+
+/// A bar's label under the CPM chart: the campaign without its channel, cut to about the
+/// width of a bar (egui_plot leaves out labels wider than their place; hovering a bar
+/// names it in full).
+fn bar_label(group: &GroupMetrics) -> String {
+    const MAX_CHARS: usize = 15;
+    let name = match group.campaign.as_deref() {
+        Some("") => "(no campaign)",
+        Some(campaign) => campaign,
+        None => &group.name,
+    };
+    if name.chars().count() <= MAX_CHARS {
+        return name.to_owned();
+    }
+    let cut: String = name.chars().take(MAX_CHARS - 1).collect();
+    format!("{cut}…")
 }
 
 fn sort_title(title: &str, sort: SortKey, state: &GroupsState) -> RichText {

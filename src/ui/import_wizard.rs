@@ -350,48 +350,54 @@ fn headers(kind: FileKind) -> [&'static str; 4] {
 }
 
 fn preview_table_ui(ui: &mut Ui, preview: &Preview) {
-    TableBuilder::new(ui)
-        .id_salt("wizard-preview")
-        .striped(true)
-        .max_scroll_height(260.0)
-        .column(Column::exact(50.0))
-        .columns(Column::initial(150.0).clip(true).resizable(true), 4)
-        .header(20.0, |mut header| {
-            header.col(|ui| {
-                ui.strong("line");
-            });
-            for title in headers(preview.plan.kind) {
+    // In a ui of its own, so that the resizable columns' lines end with the table (see `groups_ui`).
+    ui.vertical(|ui| {
+        TableBuilder::new(ui)
+            .id_salt("wizard-preview")
+            .striped(true)
+            .max_scroll_height(260.0)
+            .column(Column::exact(50.0))
+            .columns(Column::initial(150.0).clip(true).resizable(true), 4)
+            .header(20.0, |mut header| {
                 header.col(|ui| {
-                    ui.strong(title);
+                    ui.strong("line");
                 });
-            }
-        })
-        .body(|mut body| {
-            for ((line, _), read) in preview.rows.iter().zip(&preview.read) {
-                body.row(20.0, |mut row| {
-                    row.col(|ui| {
-                        ui.label(line.to_string());
+                for title in headers(preview.plan.kind) {
+                    header.col(|ui| {
+                        ui.strong(title);
                     });
-                    match read {
-                        Ok(parsed) => {
-                            for cell in row_cells(parsed) {
+                }
+            })
+            .body(|mut body| {
+                for ((line, _), read) in preview.rows.iter().zip(&preview.read) {
+                    body.row(20.0, |mut row| {
+                        row.col(|ui| {
+                            ui.label(line.to_string());
+                        });
+                        match read {
+                            Ok(parsed) => {
+                                for cell in row_cells(parsed) {
+                                    row.col(|ui| {
+                                        ui.label(cell);
+                                    });
+                                }
+                            }
+                            Err(rejection) => {
                                 row.col(|ui| {
-                                    ui.label(cell);
+                                    ui.colored_label(
+                                        Color32::from_rgb(220, 50, 50),
+                                        format!(
+                                            "rejected: {}: {}",
+                                            rejection.reason, rejection.detail
+                                        ),
+                                    );
                                 });
                             }
                         }
-                        Err(rejection) => {
-                            row.col(|ui| {
-                                ui.colored_label(
-                                    Color32::from_rgb(220, 50, 50),
-                                    format!("rejected: {}: {}", rejection.reason, rejection.detail),
-                                );
-                            });
-                        }
-                    }
-                });
-            }
-        });
+                    });
+                }
+            });
+    });
     egui::CollapsingHeader::new("Raw rows")
         .id_salt("wizard-raw")
         .show(ui, |ui| {

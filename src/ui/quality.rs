@@ -40,93 +40,102 @@ pub fn quality_ui(ui: &mut Ui, table: &CampaignQualityTable, actions: &mut Vec<A
         "Retention in brackets: 95% Wilson interval. A flag says in words which signal is off.",
     );
 
-    TableBuilder::new(ui)
-        .id_salt("quality-table")
-        .striped(true)
-        .column(Column::exact(24.0))
-        .column(Column::initial(190.0).clip(true).resizable(true))
-        .column(Column::initial(110.0).clip(true).resizable(true))
-        .columns(Column::auto().at_least(64.0), 5)
-        .column(Column::auto().at_least(120.0))
-        .column(Column::auto().at_least(120.0))
-        .column(Column::remainder().at_least(200.0))
-        .header(22.0, |mut header| {
-            for title in [
-                "",
-                "Campaign",
-                "Channel",
-                "Installs",
-                "1-session users",
-                "Sessions < 10 s",
-                "SPU D7",
-                "vs median",
-                "Retention D1",
-                "Retention D7",
-                "Flag",
-            ] {
-                header.col(|ui| {
-                    ui.strong(title);
-                });
-            }
-        })
-        .body(|mut body| {
-            for row in &table.rows {
-                body.row(22.0, |mut cells| {
-                    let flagged = !row.flags.is_empty();
-                    cells.col(|ui| {
-                        if flagged {
-                            ui.label(
-                                RichText::new("!")
-                                    .strong()
-                                    .color(Color32::from_rgb(230, 140, 0)),
-                            );
-                        }
-                    });
-                    let texts = [
-                        if row.campaign.is_empty() {
-                            "(no campaign)".to_owned()
-                        } else {
-                            row.campaign.clone()
-                        },
-                        row.channel.clone(),
-                        fmt_count(row.installs),
-                        fmt_percent(row.one_session_share),
-                        fmt_percent(row.short_session_share),
-                        fmt_opt(row.sessions_per_user_d7, 2),
-                        row.d7_vs_median
-                            .map_or_else(|| "n/a".to_owned(), |v| format!("{:.0}%", v * 100.0)),
-                        format!(
-                            "{}{}",
-                            fmt_percent(row.retention_d1),
-                            interval(row.retention_d1_ci)
-                        ),
-                        format!(
-                            "{}{}",
-                            fmt_percent(row.retention_d7),
-                            interval(row.retention_d7_ci)
-                        ),
-                    ];
-                    for text in texts {
-                        cells.col(|ui| {
-                            ui.label(text);
+    // Scrolled sideways in a narrow window; and in a ui of its own, so that the resizable
+    // columns' lines end with the table (see `groups_ui`).
+    egui::ScrollArea::horizontal()
+        .id_salt("quality-scroll")
+        .show(ui, |ui| {
+            TableBuilder::new(ui)
+                .id_salt("quality-table")
+                .striped(true)
+                .column(Column::exact(24.0))
+                .column(Column::initial(170.0).clip(true).resizable(true))
+                .column(Column::initial(100.0).clip(true).resizable(true))
+                .columns(Column::auto().at_least(64.0), 5)
+                .column(Column::auto().at_least(120.0))
+                .column(Column::auto().at_least(120.0))
+                .column(Column::remainder().at_least(160.0).clip(true))
+                .header(22.0, |mut header| {
+                    for title in [
+                        "",
+                        "Campaign",
+                        "Channel",
+                        "Installs",
+                        "1-session users",
+                        "Sessions < 10 s",
+                        "SPU D7",
+                        "vs median",
+                        "Retention D1",
+                        "Retention D7",
+                        "Flag",
+                    ] {
+                        header.col(|ui| {
+                            ui.strong(title);
                         });
                     }
-                    cells.col(|ui| {
-                        if flagged {
-                            let summary = row.flags.join("; ");
-                            ui.add(
-                                egui::Label::new(
-                                    RichText::new(&summary).color(Color32::from_rgb(230, 140, 0)),
-                                )
-                                .truncate(),
-                            )
-                            .on_hover_text(summary);
-                        } else {
-                            ui.weak("ok");
-                        }
-                    });
+                })
+                .body(|mut body| {
+                    for row in &table.rows {
+                        body.row(22.0, |mut cells| {
+                            let flagged = !row.flags.is_empty();
+                            cells.col(|ui| {
+                                if flagged {
+                                    ui.label(
+                                        RichText::new("!")
+                                            .strong()
+                                            .color(Color32::from_rgb(230, 140, 0)),
+                                    );
+                                }
+                            });
+                            let texts = [
+                                if row.campaign.is_empty() {
+                                    "(no campaign)".to_owned()
+                                } else {
+                                    row.campaign.clone()
+                                },
+                                row.channel.clone(),
+                                fmt_count(row.installs),
+                                fmt_percent(row.one_session_share),
+                                fmt_percent(row.short_session_share),
+                                fmt_opt(row.sessions_per_user_d7, 2),
+                                row.d7_vs_median.map_or_else(
+                                    || "n/a".to_owned(),
+                                    |v| format!("{:.0}%", v * 100.0),
+                                ),
+                                format!(
+                                    "{}{}",
+                                    fmt_percent(row.retention_d1),
+                                    interval(row.retention_d1_ci)
+                                ),
+                                format!(
+                                    "{}{}",
+                                    fmt_percent(row.retention_d7),
+                                    interval(row.retention_d7_ci)
+                                ),
+                            ];
+                            for text in texts {
+                                cells.col(|ui| {
+                                    ui.label(text);
+                                });
+                            }
+                            cells.col(|ui| {
+                                if flagged {
+                                    // Cut to the column; the whole flag shows on hover.
+                                    let summary = row.flags.join("; ");
+                                    ui.add(
+                                        egui::Label::new(
+                                            RichText::new(summary)
+                                                .color(Color32::from_rgb(230, 140, 0)),
+                                        )
+                                        .truncate(),
+                                    );
+                                } else {
+                                    ui.weak("ok");
+                                }
+                            });
+                        });
+                    }
                 });
-            }
         });
 }
 
