@@ -376,20 +376,34 @@ fn without_a_file_dialog_a_typed_path_and_enter_open_a_project() {
 
     // The (scripted) dialog answers at once with nothing, as one without a desktop portal
     // does: the window asks for the path itself, with the typing already in its field.
-    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::O);
-    let asked = Instant::now();
-    while !shows(&harness, "Open a project") {
-        assert!(asked.elapsed() < Duration::from_secs(10), "no path prompt");
-        harness.step();
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    harness
-        .get_by_role_and_label(egui::accesskit::Role::TextInput, "full path of the file")
-        .type_text(second.to_str().unwrap());
-    harness.run_steps(2);
-    harness.key_press(egui::Key::Enter);
-    settle(&mut harness);
+    let open = |harness: &mut Harness<'_, CohortApp>, path: &Path| {
+        harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::O);
+        let asked = Instant::now();
+        while !shows(harness, "Open a project") {
+            assert!(asked.elapsed() < Duration::from_secs(10), "no path prompt");
+            harness.step();
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        harness
+            .get_by_role_and_label(egui::accesskit::Role::TextInput, "full path of the file")
+            .type_text(path.to_str().unwrap());
+        harness.run_steps(2);
+        harness.key_press(egui::Key::Enter);
+        settle(harness);
+        assert!(!shows(harness, "Open a project"));
+    };
+    let mistyped = dir.path().join("secnd.cohort");
+    open(&mut harness, &mistyped);
+    let told = |harness: &Harness<'_, CohortApp>| {
+        harness
+            .query_all_by_label_contains("secnd.cohort")
+            .next()
+            .is_some()
+    };
+    assert!(told(&harness), "the failed opening is not told");
+    assert_eq!(harness.state().summary().map(|s| s.sessions), Some(11));
 
-    assert!(!shows(&harness, "Open a project"));
+    open(&mut harness, &second);
     assert_eq!(harness.state().summary().map(|s| s.sessions), Some(2));
+    assert!(!told(&harness), "the failed opening is still told");
 }

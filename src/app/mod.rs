@@ -252,6 +252,11 @@ impl CohortApp {
 
     fn load(&mut self, path: PathBuf) {
         log::debug!("loading {}", path.display());
+        // An error about what was open before, or about a path that failed to open, is
+        // stale once another project opens.
+        if self.summary.as_ref().is_none_or(|s| s.path != path) {
+            self.notice = self.notice.take().filter(|n| !n.error);
+        }
         self.loading = Some(path.clone());
         self.worker.send(Request::Load(path));
 
