@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 
 use crate::import::{self, DurationUnit, Field, ImportOptions, ImportOutcome, OnBadRows};
 use crate::metrics::{self, GroupBy, GroupMetrics, Prepared, Report, ReportRequest};
-use crate::model::{Dataset, DayConvention, FileKind, Grain, ImportRecord};
+use crate::model::{Dataset, DayConvention, FileKind, Grain, ImportRecord, LATE_AFTER_DAYS};
 use crate::store::Project;
 use crate::time::{format_utc, parse_instant};
 
@@ -311,6 +311,19 @@ fn import_files(
                 ];
                 for (count, what) in notable.into_iter().filter(|(n, _)| *n > 0) {
                     writeln!(out, "  {count} {what}")?;
+                }
+                if stats.late_rows > 0 {
+                    // The last day of the others: the millisecond before its end.
+                    let bulk_end = chrono::DateTime::from_timestamp_millis(stats.late_after_ms - 1)
+                        .map_or_else(String::new, |t| t.format("%Y-%m-%d").to_string());
+                    writeln!(
+                        out,
+                        "  warning: {} rows lie more than {LATE_AFTER_DAYS} days after all the \
+                         others (last on {bulk_end}) and move the end of the data, which \
+                         decides the mature cohorts; if their dates are wrong, fix the file or \
+                         set the end (settings --data-end)",
+                        stats.late_rows
+                    )?;
                 }
             }
         }

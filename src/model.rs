@@ -311,7 +311,18 @@ pub struct BuildStats {
     /// Users whose rows gave neither an install nor a session (for example every event
     /// of theirs is excluded from activity): they are not counted anywhere.
     pub users_without_activity: u64,
+    /// Rows of a small group (a twentieth of all at most) that begins more than
+    /// `LATE_AFTER_DAYS` days after every other row: most often rows with a wrong year,
+    /// which move the end of the data and with it which cohorts count as mature.
+    #[serde(default)]
+    pub late_rows: u64,
+    /// The end of the last day before that gap, when there are late rows.
+    #[serde(default)]
+    pub late_after_ms: i64,
 }
+
+/// How many days without rows set a late group apart (see `BuildStats::late_rows`).
+pub const LATE_AFTER_DAYS: i64 = 30;
 
 impl BuildStats {
     /// Adds the counts of another build (of other users) to these.
@@ -327,6 +338,8 @@ impl BuildStats {
             sessions_over_24h,
             install_sessions_added,
             users_without_activity,
+            late_rows,
+            late_after_ms,
         } = other;
         self.users += users;
         self.sessions += sessions;
@@ -338,6 +351,9 @@ impl BuildStats {
         self.sessions_over_24h += sessions_over_24h;
         self.install_sessions_added += install_sessions_added;
         self.users_without_activity += users_without_activity;
+        // Found over all rows at once, not per part: whichever build found them.
+        self.late_rows = self.late_rows.max(*late_rows);
+        self.late_after_ms = self.late_after_ms.max(*late_after_ms);
     }
 }
 

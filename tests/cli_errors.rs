@@ -79,6 +79,35 @@ fn a_folder_given_as_a_file_is_named_as_a_folder() {
     );
 }
 
+#[test]
+fn rows_far_after_all_others_are_told_as_they_move_the_data_end() {
+    // 25 sessions from March 1 to 25, 2024, and one in 2025 (a wrong year): it lies 341
+    // days after the others and is 1 of 26 rows, under a twentieth.
+    let mut csv = String::from("user_id,session_start,duration\n");
+    for day in 1..=25 {
+        csv.push_str(&format!("u{day},2024-03-{day:02} 10:00:00,60\n"));
+    }
+    csv.push_str("u1,2025-03-01 10:00:00,60\n");
+    let p = Project::new();
+    let out = p.import("late.csv", &csv, "sessions", &[]);
+    assert!(
+        out.stdout.contains(
+            "warning: 1 rows lie more than 30 days after all the others (last on 2024-03-25)"
+        ),
+        "{}",
+        out.stdout
+    );
+    // The numbers keep SPEC's end of the data: the latest timestamp imported.
+    let report = p.report("none", "0");
+    expect_instant(&report, "settings.data_end", "2025-03-01T10:01:00Z");
+
+    // Without the stray row there is nothing to tell.
+    let p = Project::new();
+    let (good, _) = csv.rsplit_once("u1,2025").expect("the stray row");
+    let out = p.import("good.csv", good, "sessions", &[]);
+    assert!(!out.stdout.contains("warning"), "{}", out.stdout);
+}
+
 // ---------------------------------------------------------------------------
 // Bad rows
 // ---------------------------------------------------------------------------

@@ -6,13 +6,17 @@ use std::ops::Range;
 use std::sync::mpsc;
 
 use rusqlite::{params, Transaction};
+use rustc_hash::FxHashMap;
 
 use super::chunks::{Corrupt, Encoder, CHUNK_ROWS};
 use super::load::load_directory;
 use super::raw::{self, Dictionary, RawRow, RawWriter};
 use super::seq;
 use crate::import::CAMPAIGN_ID_PREFIX;
-use crate::model::{AttrRow, Attributes, BuildStats, Directory, EventRow, SessionRow, Settings};
+use crate::model::{
+    AttrRow, Attributes, BuildStats, Directory, EventRow, SessionRow, Settings, DAY_MS,
+    LATE_AFTER_DAYS,
+};
 use crate::sessions::{self, BuildOptions, Ordered, UserRows};
 
 /// Raw rows of one part: users are built in parts of about this many rows, a part per
@@ -64,9 +68,11 @@ fn rebuild_in_parts(
         rank[id as usize] = r as u32;
     }
 
-    // First pass: how many rows each user has, and the last moment in the data.
+    // First pass: how many rows each user has, the last moment in the data, and how many
+    // rows fall on each day (to find the few far after the rest).
     let mut rows_of = vec![0u32; keys.len()];
     let mut latest_ms: Option<i64> = None;
+    let mut rows_by_day: FxHashMap<i64, u64> = FxHashMap::default();
     raw::each_raw_row(tx, |_, _, user, row| {
         if let Some(count) = rows_of.get_mut(user as usize) {
             *count += 1;
@@ -80,6 +86,9 @@ fn rebuild_in_parts(
                 ..
             } => is_install.then_some(time_ms),
         };
+        if let Some(moment) = moment {
+            *rows_by_day.entry(moment.div_euclid(DAY_MS)).or_default() += 1;
+        }
         latest_ms = latest_ms.max(moment);
     })?;
     let parts = cut_into_parts(&order, &rows_of, part_rows);
@@ -88,6 +97,7 @@ fn rebuild_in_parts(
     tx.execute_batch("DELETE FROM built_chunks; DELETE FROM build_stats;")?;
     let options = BuildOptions::from_settings(settings);
     let mut stats = BuildStats::default();
+    (stats.late_rows, stats.late_after_ms) = late_rows(rows_by_day);
 
     // Each row goes to the part its user is in (reading one part's rows alone), or all
     // rows are read at once when there is only one part.
@@ -232,6 +242,27 @@ fn rebuild_in_parts(
         started.elapsed().as_secs_f64()
     );
     Ok(Some(stats))
+}
+
+/// The rows of a small group (a twentieth of all rows at most) that begins more than
+/// `LATE_AFTER_DAYS` days after every row before it, and the end of the last day before
+/// the gap (zeros when there is no such group).
+fn late_rows(rows_by_day: FxHashMap<i64, u64>) -> (u64, i64) {
+    let mut days: Vec<(i64, u64)> = rows_by_day.into_iter().collect();
+    days.sort_unstable();
+    let total: u64 = days.iter().map(|&(_, n)| n).sum();
+    let mut before = 0;
+    for pair in days.windows(2) {
+        let [(day, n), (next, _)] = pair else {
+            continue;
+        };
+        before += n;
+        let after = total - before;
+        if next - day > LATE_AFTER_DAYS && after * 20 <= total {
+            return (after, (day + 1) * DAY_MS);
+        }
+    }
+    (0, 0)
 }
 
 /// Turns one raw row into what the session builder reads, names resolved.
@@ -603,6 +634,32 @@ mod tests {
     use crate::store::Project;
 
     const MIN: i64 = 60_000;
+
+    fn by_day(days: &[(i64, u64)]) -> FxHashMap<i64, u64> {
+        days.iter().copied().collect()
+    }
+
+    #[test]
+    fn a_small_group_far_after_the_rest_is_late() {
+        // 100 rows on days 0-9, then 3 on day 100: 90 days without rows, 3 of 103 rows.
+        let mut days: Vec<(i64, u64)> = (0..10).map(|d| (d, 10)).collect();
+        days.push((100, 3));
+        assert_eq!(late_rows(by_day(&days)), (3, 10 * DAY_MS));
+        // 6 of 106 is more than a twentieth: a second period of the data, not a mistake.
+        days.pop();
+        days.push((100, 6));
+        assert_eq!(late_rows(by_day(&days)), (0, 0));
+        // 30 days without rows (day 9, then day 39) is not yet a gap.
+        days.pop();
+        days.push((39, 3));
+        assert_eq!(late_rows(by_day(&days)), (0, 0));
+        days.pop();
+        days.push((40, 3));
+        assert_eq!(late_rows(by_day(&days)), (3, 10 * DAY_MS));
+        // Before the epoch too, and nothing at all.
+        assert_eq!(late_rows(by_day(&[(-50, 40), (-10, 1)])), (1, -49 * DAY_MS));
+        assert_eq!(late_rows(FxHashMap::default()), (0, 0));
+    }
 
     /// Sessions, events (one a duplicate, one excluded), install rows and a reinstall,
     /// over two imports and users out of key order.

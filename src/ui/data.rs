@@ -5,6 +5,7 @@ use egui_extras::{Column, TableBuilder};
 
 use super::{fmt_count, table_buttons_ui, Action, TableData};
 use crate::app::worker::ProjectSummary;
+use crate::model::LATE_AFTER_DAYS;
 
 pub fn data_ui(ui: &mut Ui, summary: &ProjectSummary, actions: &mut Vec<Action>) {
     ui.horizontal(|ui| {
@@ -223,6 +224,13 @@ fn quality_table(summary: &ProjectSummary) -> TableData {
         (
             "Users with no activity left".to_owned(),
             fmt_count(b.users_without_activity),
+        ),
+        (
+            format!(
+                "Rows over {LATE_AFTER_DAYS} days after all the others (wrong dates? they \
+                 move the end of the data)"
+            ),
+            fmt_count(b.late_rows),
         ),
         (
             "Spend matching no install".to_owned(),
