@@ -72,14 +72,10 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
-fn fixture(dir: &Path) -> PathBuf {
-    let path = dir.join("fixture.cohort");
-    let mut project = Project::create(&path).unwrap();
-    for (name, text) in [
-        ("installs.csv", INSTALLS),
-        ("sessions.csv", SESSIONS),
-        ("spend.csv", SPEND),
-    ] {
+/// A new project at `path` with these files (name, text) imported, written into `dir`.
+fn project_of(dir: &Path, path: &Path, files: &[(&str, &str)]) {
+    let mut project = Project::create(path).unwrap();
+    for (name, text) in files {
         let file = write(dir, name, text);
         import::import_file(
             &mut project,
@@ -90,6 +86,19 @@ fn fixture(dir: &Path) -> PathBuf {
         )
         .unwrap();
     }
+}
+
+fn fixture(dir: &Path) -> PathBuf {
+    let path = dir.join("fixture.cohort");
+    project_of(
+        dir,
+        &path,
+        &[
+            ("installs.csv", INSTALLS),
+            ("sessions.csv", SESSIONS),
+            ("spend.csv", SPEND),
+        ],
+    );
     path
 }
 
@@ -359,17 +368,7 @@ fn without_a_file_dialog_a_typed_path_and_enter_open_a_project() {
     let dir = tempfile::tempdir().unwrap();
     let first = fixture(dir.path());
     let second = dir.path().join("second.cohort");
-    let mut project = Project::create(&second).unwrap();
-    let file = write(dir.path(), "more_sessions.csv", MORE_SESSIONS);
-    import::import_file(
-        &mut project,
-        &file,
-        &ImportOptions::default(),
-        &AtomicBool::new(false),
-        &mut |_| {},
-    )
-    .unwrap();
-    drop(project);
+    project_of(dir.path(), &second, &[("more_sessions.csv", MORE_SESSIONS)]);
     let mut harness = harness(dir.path(), first, Vec::new());
     settle(&mut harness);
     assert_eq!(harness.state().summary().map(|s| s.sessions), Some(11));
