@@ -406,3 +406,25 @@ fn without_a_file_dialog_a_typed_path_and_enter_open_a_project() {
     assert_eq!(harness.state().summary().map(|s| s.sessions), Some(2));
     assert!(!told(&harness), "the failed opening is still told");
 }
+
+#[test]
+fn a_project_without_sessions_says_so_instead_of_empty_plots() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("installs.cohort");
+    project_of(dir.path(), &path, &[("installs.csv", INSTALLS)]);
+    let mut harness = harness(dir.path(), path, Vec::new());
+    settle(&mut harness);
+    assert_eq!(harness.state().summary().map(|s| s.sessions), Some(0));
+    assert!(shows(
+        &harness,
+        "No session of known length under these filters (installs alone have none)"
+    ));
+
+    // "Sessions" is also a headline's caption on the overview: the view's button.
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::Button, "Sessions")
+        .click();
+    settle(&mut harness);
+    assert!(shows(&harness, "No sessions to count under these filters"));
+    assert!(shows(&harness, "No gaps to count under these filters"));
+}

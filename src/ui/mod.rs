@@ -279,6 +279,16 @@ pub fn busy_ui(ui: &mut Ui) -> egui::Response {
     response
 }
 
+/// In place of a plot with nothing in it (whose axes egui_plot would span over -4..4): a
+/// line that says why, in the plot's height.
+pub fn nothing_to_plot_ui(ui: &mut Ui, height: f32, why: &str) {
+    ui.allocate_ui(egui::vec2(ui.available_width(), height), |ui| {
+        ui.centered_and_justified(|ui| {
+            ui.weak(why);
+        });
+    });
+}
+
 /// A headline number with its caption.
 pub fn stat_ui(ui: &mut Ui, caption: &str, value: &str, hover: &str) {
     ui.vertical(|ui| {

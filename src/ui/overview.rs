@@ -105,6 +105,14 @@ pub fn overview_ui(
         ui.strong("Session length");
         ui.weak("sessions per length bin (seconds)");
     });
+    if distributions.session_length.total() == 0 {
+        super::nothing_to_plot_ui(
+            ui,
+            220.0,
+            "No session of known length under these filters (installs alone have none)",
+        );
+        return;
+    }
     let bars: Vec<Bar> = distributions
         .session_length
         .counts

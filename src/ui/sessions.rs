@@ -76,6 +76,15 @@ pub fn sessions_ui(
                     ui.strong(x_label);
                     table_buttons_ui(ui, name, || histogram_table(parts, pick), actions);
                 });
+                if parts.iter().all(|(_, d)| pick(d).total() == 0) {
+                    super::nothing_to_plot_ui(
+                        ui,
+                        height,
+                        &format!("No {counted} to count under these filters"),
+                    );
+                    ui.add_space(6.0);
+                    continue;
+                }
                 let labels: Vec<&'static str> = parts
                     .first()
                     .map(|(_, d)| pick(d).labels.clone())
