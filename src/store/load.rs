@@ -8,10 +8,10 @@ use chrono::NaiveDate;
 use rusqlite::{Connection, OptionalExtension};
 use rustc_hash::FxHashMap;
 
+use super::built::{LATEST_MS_KEY, SESSIONS, USERS};
 use super::chunks::{Corrupt, Decoder};
 use super::json_or_default;
 use super::raw;
-use super::rebuild::{LATEST_MS_KEY, SESSIONS, USERS};
 use crate::import::CAMPAIGN_ID_PREFIX;
 use crate::model::{
     Attributes, BuildStats, Dataset, Directory, FileKind, RateRow, Session, SessionSource,

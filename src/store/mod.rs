@@ -4,11 +4,13 @@
 //! mode on, the schema untrusted, and the schema compared against what this version
 //! creates before anything else is read. Writes happen in one transaction each.
 
+mod built;
 mod chunks;
 mod load;
 mod raw;
 mod rebuild;
 mod schema;
+mod version2;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -199,7 +201,7 @@ impl Project {
             if version < 3 {
                 // Version 3 keeps rows in chunks and built users and sessions with them.
                 let settings = read_settings(&tx).unwrap_or_default();
-                rebuild::move_version_2_rows(&tx)
+                version2::move_version_2_rows(&tx)
                     .and_then(|()| rebuild_in(&tx, &settings).map(drop))
                     .map_err(sqlite(path))?;
             }

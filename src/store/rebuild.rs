@@ -8,14 +8,14 @@ use std::sync::mpsc;
 use rusqlite::{params, Transaction};
 use rustc_hash::FxHashMap;
 
+use super::built::{put_built, BuiltWriter, LATEST_MS_KEY};
 use super::chunks::{Corrupt, Encoder, CHUNK_ROWS};
 use super::load::load_directory;
-use super::raw::{self, Dictionary, RawRow, RawWriter};
+use super::raw::{self, Dictionary, RawRow};
 use super::seq;
 use crate::import::CAMPAIGN_ID_PREFIX;
 use crate::model::{
-    AttrRow, Attributes, BuildStats, Directory, EventRow, SessionRow, Settings, DAY_MS,
-    LATE_AFTER_DAYS,
+    AttrRow, BuildStats, Directory, EventRow, SessionRow, Settings, DAY_MS, LATE_AFTER_DAYS,
 };
 use crate::sessions::{self, BuildOptions, Ordered, UserRows};
 
@@ -453,9 +453,6 @@ impl Known<'_> {
     }
 }
 
-/// The key of `build_stats` that keeps the last moment in the raw rows.
-pub(super) const LATEST_MS_KEY: &str = "latest_ms";
-
 /// Consecutive ranges of users (in key order) of about `part_rows` rows each.
 fn cut_into_parts(order: &[u32], rows_of: &[u32], part_rows: u64) -> Vec<Range<usize>> {
     let mut parts = Vec::new();
@@ -473,164 +470,15 @@ fn cut_into_parts(order: &[u32], rows_of: &[u32], part_rows: u64) -> Vec<Range<u
     parts
 }
 
-/// One part's users and sessions, encoded: what `rebuild-part` hands back to be written.
-struct BuiltPart {
-    stats: BuildStats,
-    /// Kind, rows and bytes of each chunk, in order.
-    chunks: Vec<(&'static str, usize, Vec<u8>)>,
-}
-
-/// Encodes built users and sessions as chunks.
-#[derive(Default)]
-struct BuiltWriter {
-    /// Users encoded so far: the number of the next one.
-    users: u32,
-}
-
-impl BuiltWriter {
-    /// Encodes one part's users and sessions; their attribute texts get their numbers
-    /// from `dictionary`, which writes new ones when it is flushed.
-    fn encode(&mut self, built: &sessions::Built, dictionary: &mut Dictionary) -> BuiltPart {
-        let mut chunks = Vec::new();
-        let mut e = Encoder::default();
-        for user in &built.users {
-            e.text(Some(&user.key));
-            e.time(user.install_ms);
-            e.unsigned((u64::from(user.reinstalls) << 1) | u64::from(user.install_inferred));
-            let a = &user.attrs;
-            for text in [
-                &a.channel,
-                &a.campaign,
-                &a.country,
-                &a.platform,
-                &a.app_version,
-            ] {
-                e.unsigned(u64::from(dictionary.number(text)));
-            }
-            e.rows += 1;
-        }
-        take_chunk(&mut chunks, USERS, &mut e);
-
-        let mut previous_user = 0;
-        for session in &built.sessions {
-            let user = self.users + session.user;
-            e.unsigned(u64::from(user - previous_user));
-            previous_user = user;
-            e.time(session.start_ms);
-            e.end(session.start_ms, session.end_ms());
-            e.unsigned(session.source as u64);
-            e.rows += 1;
-            if e.rows >= CHUNK_ROWS {
-                take_chunk(&mut chunks, SESSIONS, &mut e);
-                previous_user = 0;
-            }
-        }
-        take_chunk(&mut chunks, SESSIONS, &mut e);
-        self.users += built.users.len() as u32;
-        BuiltPart {
-            stats: built.stats.clone(),
-            chunks,
-        }
-    }
-}
-
-pub(super) const USERS: &str = "users";
-pub(super) const SESSIONS: &str = "sessions";
-
-/// Moves what `e` holds, if anything, into `chunks` as a chunk of `kind`.
-fn take_chunk(
-    chunks: &mut Vec<(&'static str, usize, Vec<u8>)>,
-    kind: &'static str,
-    e: &mut Encoder,
-) {
-    if e.rows > 0 {
-        let (rows, bytes) = e.take();
-        chunks.push((kind, rows, bytes));
-    }
-}
-
-fn put_built(
-    tx: &Transaction<'_>,
-    kind: &str,
-    rows: usize,
-    bytes: Vec<u8>,
-) -> rusqlite::Result<()> {
-    tx.prepare_cached("INSERT INTO built_chunks (kind, rows, data) VALUES (?1, ?2, ?3)")?
-        .execute(params![kind, rows as i64, bytes])?;
-    Ok(())
-}
-
 /// An error for a rebuild that could not go on for a reason of its own, not SQLite's.
 fn stopped(why: &str) -> rusqlite::Error {
     rusqlite::Error::ToSqlConversionFailure(why.into())
 }
 
-/// Moves the rows of the version 2 tables into chunks, one import at a time.
-pub(super) fn move_version_2_rows(tx: &Transaction<'_>) -> rusqlite::Result<()> {
-    let imports: Vec<i64> = tx
-        .prepare("SELECT id FROM imports ORDER BY id")?
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    for import_id in imports {
-        let mut writer = RawWriter::new(tx, import_id)?;
-        let mut stmt = tx.prepare(
-            "SELECT line, user_key, start_ms, end_ms FROM raw_sessions
-             WHERE import_id = ?1 ORDER BY line",
-        )?;
-        let mut rows = stmt.query([import_id])?;
-        while let Some(r) = rows.next()? {
-            let row = SessionRow {
-                user: r.get(1)?,
-                start_ms: r.get(2)?,
-                end_ms: r.get(3)?,
-            };
-            writer.session(tx, r.get(0)?, &row)?;
-        }
-        let mut stmt = tx.prepare(
-            "SELECT line, user_key, time_ms, event_name, event_id FROM raw_events
-             WHERE import_id = ?1 ORDER BY line",
-        )?;
-        let mut rows = stmt.query([import_id])?;
-        while let Some(r) = rows.next()? {
-            let row = EventRow {
-                user: r.get(1)?,
-                time_ms: r.get(2)?,
-                name: r.get(3)?,
-                event_id: r.get(4)?,
-            };
-            writer.event(tx, r.get(0)?, &row)?;
-        }
-        let mut stmt = tx.prepare(
-            "SELECT line, user_key, time_ms, is_install, channel, campaign, country, platform,
-                    app_version, adds_session
-             FROM raw_user_rows WHERE import_id = ?1 ORDER BY line",
-        )?;
-        let mut rows = stmt.query([import_id])?;
-        while let Some(r) = rows.next()? {
-            let row = AttrRow {
-                user: r.get(1)?,
-                time_ms: r.get(2)?,
-                is_install: r.get(3)?,
-                adds_session: r.get(9)?,
-                attrs: Attributes {
-                    channel: r.get(4)?,
-                    campaign: r.get(5)?,
-                    country: r.get(6)?,
-                    platform: r.get(7)?,
-                    app_version: r.get(8)?,
-                },
-            };
-            writer.user_row(tx, r.get(0)?, &row)?;
-        }
-        writer.finish(tx)?;
-    }
-    tx.execute_batch("DELETE FROM raw_sessions; DELETE FROM raw_events; DELETE FROM raw_user_rows;")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ImportRecord, Settings};
+    use crate::model::{Attributes, ImportRecord, Settings};
     use crate::store::Project;
 
     const MIN: i64 = 60_000;
