@@ -338,8 +338,9 @@ impl BuildStats {
             sessions_over_24h,
             install_sessions_added,
             users_without_activity,
-            late_rows,
-            late_after_ms,
+            // Set by the rebuild over all the rows, never by a part.
+            late_rows: _,
+            late_after_ms: _,
         } = other;
         self.users += users;
         self.sessions += sessions;
@@ -351,9 +352,6 @@ impl BuildStats {
         self.sessions_over_24h += sessions_over_24h;
         self.install_sessions_added += install_sessions_added;
         self.users_without_activity += users_without_activity;
-        // Found over all rows at once, not per part: whichever build found them.
-        self.late_rows = self.late_rows.max(*late_rows);
-        self.late_after_ms = self.late_after_ms.max(*late_after_ms);
     }
 }
 

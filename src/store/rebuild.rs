@@ -97,7 +97,6 @@ fn rebuild_in_parts(
     tx.execute_batch("DELETE FROM built_chunks; DELETE FROM build_stats;")?;
     let options = BuildOptions::from_settings(settings);
     let mut stats = BuildStats::default();
-    (stats.late_rows, stats.late_after_ms) = late_rows(rows_by_day);
 
     // Each row goes to the part its user is in (reading one part's rows alone), or all
     // rows are read at once when there is only one part.
@@ -220,6 +219,8 @@ fn rebuild_in_parts(
     if !finished {
         return Ok(None);
     }
+    // Found over all the rows, not part by part.
+    (stats.late_rows, stats.late_after_ms) = late_rows(rows_by_day);
     if spilled {
         tx.execute_batch("DROP TABLE temp.rebuild_parts;")?;
     }
