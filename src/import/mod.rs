@@ -461,10 +461,11 @@ fn import_unless_known(
     }
     if record.rows_accepted == 0 {
         // Landing an empty import would only block a corrected re-import of the file.
+        summarize_rejections(&mut record, rejected);
         return Err(ImportError::NothingReadable {
             file,
             rows: record.rows_read,
-            first: reasons_in_brief(&rejected),
+            first: reasons_in_brief(&record),
         });
     }
     if !rejected.is_empty() {
@@ -608,23 +609,25 @@ fn summarize_rejections(record: &mut ImportRecord, rejected: Vec<Rejection>) {
 /// reason, or with several reasons each one's count and first row, most frequent first,
 /// so that the few rows that show what is wrong are not hidden behind the many that
 /// merely lack a value.
-fn reasons_in_brief(rejected: &[Rejection]) -> String {
+fn reasons_in_brief(record: &ImportRecord) -> String {
     const SHOWN: usize = 3;
-    let mut by_reason: Vec<(&Rejection, u64)> = Vec::new();
-    for rejection in rejected {
-        match by_reason
-            .iter_mut()
-            .find(|(r, _)| r.reason == rejection.reason)
-        {
-            Some((_, count)) => *count += 1,
-            None => by_reason.push((rejection, 1)),
-        }
-    }
+    // Each reason with its count and first example (the examples are in file order).
+    let mut by_reason: Vec<(&Rejection, u64)> = record
+        .rejected_by_reason
+        .iter()
+        .filter_map(|(reason, &count)| {
+            let first = record
+                .rejected_examples
+                .iter()
+                .find(|r| &r.reason == reason)?;
+            Some((first, count))
+        })
+        .collect();
     match by_reason.as_slice() {
         [] => String::new(),
         [(r, _)] => format!(" (line {}: {}: {})", r.line, r.reason, r.detail),
         _ => {
-            by_reason.sort_by_key(|&(_, count)| std::cmp::Reverse(count));
+            by_reason.sort_by_key(|&(r, count)| (std::cmp::Reverse(count), r.line));
             let shown: Vec<String> = by_reason
                 .iter()
                 .take(SHOWN)
