@@ -334,8 +334,8 @@ fn open_csv(
     ))
 }
 
-/// A record with more or fewer fields than the header is rejected.
-/// A record's problem that makes it no row of the file, if any.
+/// Why a record is no row of the file, if it is not: a quote that took rows in, or more or
+/// fewer fields than the header.
 fn check_record(
     record: &csv::StringRecord,
     line: u64,

@@ -83,7 +83,7 @@ impl Dictionary {
     }
 
     /// The number of a text; a new one is written by the next `id` or `flush`, so this
-    /// needs no connection (the rebuild numbers texts on a thread of its own).
+    /// needs no connection (the rebuild numbers a part's texts before writing the part).
     pub fn number(&mut self, text: &str) -> u32 {
         if text.is_empty() {
             if let Some(id) = self.empty {
